@@ -1,0 +1,3 @@
+"""piano-eval."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""shared-audio-core."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""sousa-rudiments."""
+
+__version__ = "0.1.0"
