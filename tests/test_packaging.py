@@ -1,0 +1,78 @@
+"""Packaging check: every library builds a wheel that works outside the workspace.
+
+uv does not write sibling versions into wheels, so the explicit `shared-audio-core` range in each model
+package's dependencies is what a PyPI user gets; this test installs each model wheel next to only the core
+wheel in a fresh virtual environment (outside the workspace) and imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from _workspace import WORKSPACE_ROOT, Member, workspace_members
+
+LIBRARIES = [m for m in workspace_members() if not m.is_app]
+MODEL_PACKAGES = [m for m in LIBRARIES if m.name != "shared-audio-core"]
+# `uv run` exports the path of the uv binary that started the session as $UV.
+UV = os.environ.get("UV") or shutil.which("uv") or "uv"
+
+pytestmark = pytest.mark.slow
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    dist = tmp_path_factory.mktemp("dist")
+    _run(UV, "build", "--all-packages", "--wheel", "--out-dir", str(dist), cwd=WORKSPACE_ROOT)
+    built = {path.name.split("-")[0].replace("_", "-"): path for path in dist.glob("*.whl")}
+    return built
+
+
+def test_one_wheel_per_library(wheels: dict[str, Path]) -> None:
+    assert set(wheels) == {m.name for m in LIBRARIES}
+
+
+@pytest.mark.parametrize("member", LIBRARIES, ids=lambda m: m.name)
+def test_wheel_ships_py_typed_and_core_range(member: Member, wheels: dict[str, Path]) -> None:
+    with zipfile.ZipFile(wheels[member.name]) as wheel:
+        names = wheel.namelist()
+        assert f"{member.import_name}/py.typed" in names
+        metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    if member.name != "shared-audio-core":
+        core = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: shared-audio-core")]
+        assert core, "the wheel does not require shared-audio-core"
+        assert ">=0.1.0" in core[0] and "<0.2" in core[0], core[0]
+
+
+@pytest.mark.parametrize("member", MODEL_PACKAGES, ids=lambda m: m.name)
+def test_model_wheel_installs_with_only_core_wheel(
+    member: Member, wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    _run(UV, "venv", "--python", sys.executable, str(venv), cwd=tmp_path)
+    python = venv / "bin" / "python"
+    _run(
+        UV,
+        "pip",
+        "install",
+        "--python",
+        str(python),
+        str(wheels["shared-audio-core"]),
+        str(wheels[member.name]),
+        cwd=tmp_path,
+    )
+    probe = f"import {member.import_name}, shared_audio_core; print({member.import_name}.__file__)"
+    result = _run(str(python), "-c", probe, cwd=tmp_path)
+    assert str(venv) in result.stdout, "the package was imported from somewhere other than the fresh venv"
