@@ -1,0 +1,175 @@
+"""Autoregressive sampling: temperature, top-k, top-p, EOS and bar-count stopping, batches, seeds.
+
+Generation normally runs with the model's KV cache (one new token per step); ``use_cache=False``
+re-runs the whole prefix every step. Both paths see the same logits, so with the same seed they draw
+the same tokens — the cache only changes the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+
+from drum_gen.model import DrumPatternTransformer, LayerCache
+
+
+@dataclass
+class SamplingConfig:
+    """How to turn logits into tokens. ``top_k=0`` and ``top_p=1.0`` disable those filters."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.temperature <= 10.0:
+            raise ValueError(f"temperature must be in (0, 10], got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 disables it), got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1] (1 disables it), got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SamplingConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """Set logits outside the top-k and outside the minimal top-p nucleus to ``-inf``.
+
+    The nucleus is the smallest set of highest-probability tokens whose total probability reaches
+    ``top_p``; the most likely token is always kept.
+    """
+    filtered = logits.clone()
+    if top_k > 0 and top_k < filtered.shape[-1]:
+        kth_value = torch.topk(filtered, top_k, dim=-1).values[..., -1:]
+        filtered = filtered.masked_fill(filtered < kth_value, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, sorted_index = torch.sort(filtered, dim=-1, descending=True)
+        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        # Drop a token when the tokens ranked above it already reach top_p.
+        remove_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        remove_sorted[..., 0] = False
+        remove = remove_sorted.scatter(-1, sorted_index, remove_sorted)
+        filtered = filtered.masked_fill(remove, float("-inf"))
+    return filtered
+
+
+def sample_next_token(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw one token id per row of ``logits`` ``[batch, vocab]``."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    filtered = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)
+    probs = torch.softmax(filtered, dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+
+
+@dataclass
+class StopCondition:
+    """When a sequence is finished: an EOS token, or the start of bar ``num_bars + 1``.
+
+    ``bar_token_ids`` are the tokens that open a bar (REMI ``Bar_*``); a sequence that asks for
+    ``num_bars`` bars ends when the model opens one more bar than that.
+    """
+
+    eos_id: int
+    pad_id: int
+    bar_token_ids: frozenset[int] = frozenset()
+    num_bars: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_bars is not None and self.num_bars < 1:
+            raise ValueError(f"num_bars must be >= 1, got {self.num_bars}")
+        if self.num_bars is not None and not self.bar_token_ids:
+            raise ValueError("bar-count stopping needs the tokenizer's bar token ids")
+
+
+@torch.no_grad()
+def generate(
+    model: DrumPatternTransformer,
+    prompt_ids: torch.Tensor,
+    stop: StopCondition,
+    config: SamplingConfig | None = None,
+    *,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+    suppress_token_ids: Iterable[int] = (),
+) -> list[list[int]]:
+    """Continue each prompt row of ``prompt_ids`` ``[batch, prompt_len]`` until it stops.
+
+    Returns one token list per row: the prompt followed by the generated tokens, ending with EOS when the
+    sequence stopped (on EOS or on the bar limit; the extra bar token is replaced by EOS) and without EOS
+    when ``max_new_tokens`` or the model's ``max_seq_len`` ran out. Seeding: pass ``generator`` or set
+    ``config.seed``; the same seed gives the same output on the same device.
+
+    PAD is never sampled (it is never a training target, so its logit means nothing), nor is any id in
+    ``suppress_token_ids`` (e.g. BOS and the conditioning tokens, which only belong in the prompt).
+    """
+    config = config or SamplingConfig()
+    if prompt_ids.dim() != 2 or prompt_ids.shape[1] == 0:
+        raise ValueError(
+            f"prompt_ids must be a non-empty [batch, prompt_len] tensor, got {tuple(prompt_ids.shape)}"
+        )
+    device = next(model.parameters()).device
+    prompt_ids = prompt_ids.to(device)
+    if generator is None and config.seed is not None:
+        generator = torch.Generator(device=device).manual_seed(config.seed)
+    was_training = model.training
+    model.eval()
+    batch = prompt_ids.shape[0]
+    bar_ids = torch.tensor(sorted(stop.bar_token_ids), device=device, dtype=torch.long)
+    bars_opened = (
+        torch.isin(prompt_ids, bar_ids).sum(dim=1) if len(bar_ids) else torch.zeros(batch, device=device)
+    )
+    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    sequence = prompt_ids
+    cache: list[LayerCache] | None = None
+    step_input = prompt_ids
+    suppressed = torch.tensor(sorted({stop.pad_id, *suppress_token_ids}), device=device, dtype=torch.long)
+    max_new = min(config.max_new_tokens, model.config.max_seq_len - prompt_ids.shape[1])
+    try:
+        for _ in range(max_new):
+            if use_cache:
+                logits, cache = model(step_input, past_key_values=cache)
+            else:
+                logits, _ = model(sequence)
+            step_logits = logits[:, -1, :].index_fill(-1, suppressed, float("-inf"))
+            next_token = sample_next_token(
+                step_logits, config.temperature, config.top_k, config.top_p, generator
+            )
+            if stop.num_bars is not None and len(bar_ids):
+                opens_bar = torch.isin(next_token, bar_ids)
+                bars_opened = bars_opened + opens_bar.long()
+                over_limit = opens_bar & (bars_opened > stop.num_bars)
+                next_token = torch.where(over_limit, torch.full_like(next_token, stop.eos_id), next_token)
+            next_token = torch.where(finished, torch.full_like(next_token, stop.pad_id), next_token)
+            sequence = torch.cat([sequence, next_token[:, None]], dim=1)
+            step_input = next_token[:, None]
+            finished = finished | (next_token == stop.eos_id)
+            if bool(finished.all()):
+                break
+    finally:
+        model.train(was_training)
+    rows: list[list[int]] = []
+    for row in sequence.tolist():
+        if stop.eos_id in row[prompt_ids.shape[1] :]:
+            row = row[: row.index(stop.eos_id, prompt_ids.shape[1]) + 1]
+        rows.append(row)
+    return rows
