@@ -1,0 +1,324 @@
+"""``AudioAugmentor``: a seeded, recorded chain of audiomentations transforms.
+
+How randomness is controlled: the augmentor owns a ``numpy.random.Generator``. It decides which
+effects run and samples every *recorded* parameter itself, then builds the audiomentations
+transform with a degenerate range (``min == max``) and ``p=1``. What audiomentations still draws
+internally (noise samples, EQ band settings) runs under Python/NumPy global RNGs seeded from the
+generator, inside a lock that restores the previous global state. Hence: same seed → identical
+output, and the recorded parameters are exactly the ones used.
+
+Level policy: reverb output is rescaled to the input RMS (audiomentations normalises the wet
+signal to a 0.5 peak, which would otherwise act as a hidden gain change). After the chain, if the
+peak exceeds 1.0 the whole signal is scaled down to peak 1.0 (no clipping, no distortion) and the
+factor is reported as ``AugmentationResult.peak_scale``. When no effect runs the input is returned
+unchanged (exact identity), even if its own peak is above 1.0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..audio import ensure_finite
+from .config import EFFECT_ORDER, AugmentationConfig
+from .impulse_responses import DRR_STEP_DB, RT60_STEP_S, quantize, synthetic_ir_file
+from .presets import get_preset
+
+__all__ = ["AudioAugmentor", "AugmentationError", "AugmentationResult", "flat_param_columns"]
+
+AudioT = TypeVar("AudioT")
+ParamValue = float | int | str
+N_SYNTHETIC_IR_VARIANTS = 4
+_AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
+class AugmentationError(RuntimeError):
+    """An effect produced invalid audio (non-finite samples) or could not run on this input."""
+
+
+def flat_param_columns() -> list[str]:
+    """Every ``aug_<effect>_<param>`` column ``flat_params(complete=True)`` can emit, in chain order."""
+    return [f"aug_{effect}_{p}" for effect, names in AugmentationConfig.param_names().items() for p in names]
+
+
+@dataclass
+class AugmentationResult:
+    """Augmented audio (same container type and shape as the input) and what was done to it."""
+
+    audio: Any
+    applied: dict[str, dict[str, ParamValue]] = field(default_factory=dict)
+    peak_scale: float = 1.0
+
+    def flat_params(self, *, complete: bool = False) -> dict[str, ParamValue | None]:
+        """``{"aug_<effect>_<param>": value}``; ``complete`` adds every column (None when not applied)
+        so that rows of a dataset share one schema."""
+        flat: dict[str, ParamValue | None] = dict.fromkeys(flat_param_columns()) if complete else {}
+        for effect, params in self.applied.items():
+            for name, value in params.items():
+                flat[f"aug_{effect}_{name}"] = value
+        return flat
+
+
+@contextlib.contextmanager
+def _seeded_global_rngs(seed: int) -> Iterator[None]:
+    """Seed ``random`` and ``np.random`` (which audiomentations uses) and restore them afterwards."""
+    with _GLOBAL_RNG_LOCK:
+        py_state = random.getstate()
+        np_state = np.random.get_state()
+        random.seed(seed)
+        np.random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+class AudioAugmentor:
+    """Apply an ``AugmentationConfig`` to waveforms; each call returns an ``AugmentationResult``.
+
+    Accepts ``numpy.ndarray`` or ``torch.Tensor`` shaped ``[n]`` or ``[channels, n]``; returns the
+    same type, shape and device with dtype float32. ``seed`` fixes the sequence of augmentations of
+    successive calls; a per-call ``seed`` makes one call independent of the call history (use it in
+    dataset generation, e.g. ``seed=hash(sample_id)``).
+    """
+
+    def __init__(
+        self,
+        config: AugmentationConfig | None = None,
+        *,
+        seed: int | None = None,
+        ir_cache_dir: str | Path | None = None,
+    ) -> None:
+        self.config = AugmentationConfig() if config is None else config
+        self.seed = seed
+        self.ir_cache_dir = None if ir_cache_dir is None else Path(ir_cache_dir)
+        self._rng = np.random.default_rng(seed)
+        self._ir_transforms: dict[str, Any] = {}
+        self._user_irs: list[Path] | None = None
+
+    @classmethod
+    def from_preset(
+        cls, name: str, seed: int | None = None, *, ir_cache_dir: str | Path | None = None
+    ) -> AudioAugmentor:
+        return cls(get_preset(name), seed=seed, ir_cache_dir=ir_cache_dir)
+
+    # ----------------------------------------------------------------------------------- call
+    def __call__(self, audio: AudioT, sample_rate: int, *, seed: int | None = None) -> AugmentationResult:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        samples, restore = self._to_numpy(audio)
+        if samples.ndim == 2 and samples.shape[0] > samples.shape[1]:
+            raise ValueError(f"multichannel audio must be channels-first [ch, n], got shape {samples.shape}")
+        rng = self._rng if seed is None else np.random.default_rng(seed)
+        effects = self._draw_effects(rng)
+        if not effects:
+            return AugmentationResult(restore(samples), {}, 1.0)
+
+        applied: dict[str, dict[str, ParamValue]] = {}
+        out = samples.copy()
+        for name in effects:
+            params, transform = self._build(name, rng, out, sample_rate)
+            with _seeded_global_rngs(int(rng.integers(2**32))):
+                result = transform(out)
+            if name == "eq":
+                params = self._eq_params(transform)
+            if not np.all(np.isfinite(result)):
+                raise AugmentationError(f"effect {name!r} with {params} produced non-finite samples")
+            out = np.ascontiguousarray(result, dtype=np.float32)
+            applied[name] = params
+
+        peak = float(np.max(np.abs(out)))
+        scale = 1.0 / peak if peak > 1.0 else 1.0
+        if scale != 1.0:
+            out = (out * np.float32(scale)).astype(np.float32)
+        return AugmentationResult(restore(out), applied, scale)
+
+    def _draw_effects(self, rng: np.random.Generator) -> list[str]:
+        cfg = self.config
+        if cfg.is_identity() or rng.random() >= cfg.augment_prob:
+            return []
+        chosen = [
+            name for name in EFFECT_ORDER if cfg.effect(name).p > 0 and rng.random() < cfg.effect(name).p
+        ]
+        if cfg.max_effects is not None and len(chosen) > cfg.max_effects:
+            keep = set(rng.choice(len(chosen), size=cfg.max_effects, replace=False).tolist())
+            chosen = [name for i, name in enumerate(chosen) if i in keep]
+        return chosen
+
+    # ----------------------------------------------------------------------------------- effects
+    def _build(
+        self, name: str, rng: np.random.Generator, samples: np.ndarray, sr: int
+    ) -> tuple[dict[str, ParamValue], Callable[[np.ndarray], np.ndarray]]:
+        """Sample this effect's parameters and return them with a one-argument transform."""
+        import audiomentations as am
+
+        cfg = self.config
+        if name == "pitch_shift":
+            c = cfg.pitch_shift
+            semitones = float(rng.uniform(c.min_semitones, c.max_semitones))
+            method = (
+                "signalsmith_stretch"
+                if samples.ndim == 1 or samples.shape[0] <= 2
+                else "librosa_phase_vocoder"
+            )
+            t = am.PitchShift(min_semitones=semitones, max_semitones=semitones, method=method, p=1.0)
+            return {"semitones": semitones}, lambda x: t(x, sr)
+        if name == "time_stretch":
+            c = cfg.time_stretch
+            rate = float(rng.uniform(c.min_rate, c.max_rate))
+            method = (
+                "signalsmith_stretch"
+                if samples.ndim == 1 or samples.shape[0] <= 2
+                else "librosa_phase_vocoder"
+            )
+            t = am.TimeStretch(
+                min_rate=rate, max_rate=rate, leave_length_unchanged=True, method=method, p=1.0
+            )
+            return {"rate": rate}, lambda x: t(x, sr)
+        if name == "eq":
+            c = cfg.eq
+            max_center = 9486.0  # SevenBandParametricEQ's highest high-shelf centre frequency
+            if sr / 2 <= max_center:
+                raise AugmentationError(f"eq needs a sample rate above {2 * max_center:.0f} Hz, got {sr}")
+            eq = am.SevenBandParametricEQ(min_gain_db=c.min_gain_db, max_gain_db=c.max_gain_db, p=1.0)
+            return {}, _EqCall(eq, sr)
+        if name == "reverb":
+            return self._build_reverb(rng, sr)
+        if name == "noise":
+            c = cfg.noise
+            snr = float(rng.uniform(c.min_snr_db, c.max_snr_db))
+            decay = float(rng.uniform(c.min_f_decay, c.max_f_decay))
+            t = am.AddColorNoise(min_snr_db=snr, max_snr_db=snr, min_f_decay=decay, max_f_decay=decay, p=1.0)
+            return {"snr_db": snr, "f_decay": decay}, lambda x: t(x, sr)
+        if name == "band_limit":
+            c = cfg.band_limit
+            low = float(rng.uniform(c.min_low_hz, c.max_low_hz))
+            high = float(min(rng.uniform(c.min_high_hz, c.max_high_hz), 0.45 * sr))
+            distortion = float(rng.uniform(c.min_distortion, c.max_distortion))
+            centre = (low + high) / 2
+            bandpass = am.BandPassFilter(
+                min_center_freq=centre,
+                max_center_freq=centre,
+                min_bandwidth_fraction=(high - low) / centre,
+                max_bandwidth_fraction=(high - low) / centre,
+                min_rolloff=c.rolloff_db_per_octave,
+                max_rolloff=c.rolloff_db_per_octave,
+                zero_phase=False,
+                p=1.0,
+            )
+            saturate = am.TanhDistortion(min_distortion=distortion, max_distortion=distortion, p=1.0)
+
+            def band_limit(x: np.ndarray) -> np.ndarray:
+                # Saturate first so the band-pass removes the harmonics it creates.
+                return bandpass(saturate(x, sr) if distortion > 0 else x, sr)
+
+            return {"low_hz": low, "high_hz": high, "distortion": distortion}, band_limit
+        if name == "mp3":
+            bitrate = int(rng.choice(cfg.mp3.bitrates()))
+            t = am.Mp3Compression(min_bitrate=bitrate, max_bitrate=bitrate, backend="fast-mp3-augment", p=1.0)
+            return {"bitrate_kbps": bitrate}, lambda x: t(x, sr)
+        if name == "gain":
+            c = cfg.gain
+            gain_db = float(rng.uniform(c.min_gain_db, c.max_gain_db))
+            t = am.Gain(min_gain_db=gain_db, max_gain_db=gain_db, p=1.0)
+            return {"gain_db": gain_db}, lambda x: t(x, sr)
+        raise AugmentationError(f"unknown effect {name!r}")  # unreachable: names come from EFFECT_ORDER
+
+    def _build_reverb(
+        self, rng: np.random.Generator, sr: int
+    ) -> tuple[dict[str, ParamValue], Callable[[np.ndarray], np.ndarray]]:
+        c = self.config.reverb
+        params: dict[str, ParamValue]
+        if c.ir_dir is not None:
+            irs = self._user_ir_files(Path(c.ir_dir))
+            ir_path = irs[int(rng.integers(len(irs)))]
+            params = {"ir": ir_path.name}
+        else:
+            rt60 = quantize(float(rng.uniform(c.min_rt60_s, c.max_rt60_s)), RT60_STEP_S)
+            rt60 = max(rt60, RT60_STEP_S)
+            drr = quantize(float(rng.uniform(c.min_drr_db, c.max_drr_db)), DRR_STEP_DB)
+            variant = int(rng.integers(N_SYNTHETIC_IR_VARIANTS))
+            ir_path = synthetic_ir_file(rt60, drr, sr, variant=variant, cache_dir=self.ir_cache_dir)
+            params = {"rt60_s": rt60, "drr_db": drr, "ir": ir_path.stem}
+        transform = self._ir_transform(ir_path)
+
+        def reverb(x: np.ndarray) -> np.ndarray:
+            wet = transform(x, sr)
+            before, after = _rms(x), _rms(wet)
+            return wet * np.float32(before / after) if after > 0 else wet
+
+        return params, reverb
+
+    def _ir_transform(self, ir_path: Path) -> Any:
+        # One transform per IR file keeps audiomentations' LRU cache of decoded/resampled IRs alive.
+        import audiomentations as am
+
+        key = str(ir_path)
+        if key not in self._ir_transforms:
+            self._ir_transforms[key] = am.ApplyImpulseResponse(
+                ir_path=key, p=1.0, leave_length_unchanged=True
+            )
+        return self._ir_transforms[key]
+
+    def _user_ir_files(self, directory: Path) -> list[Path]:
+        if self._user_irs is None:
+            if not directory.is_dir():
+                raise FileNotFoundError(f"impulse response directory not found: {directory}")
+            files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in _AUDIO_EXTENSIONS)
+            if not files:
+                raise FileNotFoundError(
+                    f"no impulse response audio files ({_AUDIO_EXTENSIONS}) in {directory}"
+                )
+            self._user_irs = files
+        return self._user_irs
+
+    @staticmethod
+    def _eq_params(call: _EqCall) -> dict[str, ParamValue]:
+        eq = call.eq
+        filters = [eq.low_shelf_filter, *eq.peaking_filters, eq.high_shelf_filter]
+        params: dict[str, ParamValue] = {}
+        for i, f in enumerate(filters, start=1):
+            params[f"band{i}_freq_hz"] = float(f.parameters["center_freq"])
+            params[f"band{i}_gain_db"] = float(f.parameters["gain_db"])
+        return params
+
+    # ----------------------------------------------------------------------------------- types
+    @staticmethod
+    def _to_numpy(audio: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
+        """Convert input to float32 numpy and return a function mapping results back to its type."""
+        if type(audio).__module__.startswith("torch"):
+            import torch
+
+            if not isinstance(audio, torch.Tensor):
+                raise TypeError(f"expected numpy array or torch.Tensor, got {type(audio)}")
+            device = audio.device
+            samples = ensure_finite(audio.detach().to("cpu", torch.float32).numpy())
+            return samples, lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+        if not isinstance(audio, np.ndarray):
+            raise TypeError(f"expected numpy array or torch.Tensor, got {type(audio)}")
+        samples = ensure_finite(audio)
+        return samples, lambda x: np.asarray(x, dtype=np.float32)
+
+
+class _EqCall:
+    """Callable wrapper that keeps the EQ transform reachable so its sampled bands can be recorded."""
+
+    def __init__(self, eq: Any, sample_rate: int) -> None:
+        self.eq = eq
+        self.sample_rate = sample_rate
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.eq(x, self.sample_rate)
