@@ -165,7 +165,7 @@ def test_from_score_resamples_and_rejects_melodic_only(tmp_path: Path) -> None:
         Pattern.from_score(melodic)
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"not a midi file")
-    with pytest.raises(PatternError, match="bad.mid"):
+    with pytest.raises(PatternError, match=r"bad\.mid"):
         Pattern.read_midi(bad)
     with pytest.raises(FileNotFoundError):
         Pattern.read_midi(tmp_path / "missing.mid")

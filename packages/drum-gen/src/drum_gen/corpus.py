@@ -17,6 +17,7 @@ Humanization (swing, late snares, ghost notes) is a separate, optional step: ``h
 from __future__ import annotations
 
 import csv
+import itertools
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -106,7 +107,7 @@ class _Notes:
         next_onset: dict[tuple[int, int], int] = {}
         for pitch, ticks in by_pitch.items():
             ticks.sort()
-            for a, b in zip(ticks, ticks[1:], strict=False):
+            for a, b in itertools.pairwise(ticks):
                 next_onset[(a, pitch)] = b
         notes = []
         for (tick, pitch), (velocity, duration) in self.hits.items():

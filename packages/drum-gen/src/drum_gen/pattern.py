@@ -199,7 +199,7 @@ class Pattern:
         step = self.ticks_per_beat // steps_per_beat
         merged: dict[tuple[int, int], DrumNote] = {}
         for note in self.notes:
-            time = int(math.floor(note.time / step + 0.5)) * step
+            time = math.floor(note.time / step + 0.5) * step
             key = (time, note.pitch)
             previous = merged.get(key)
             if previous is None or note.velocity > previous.velocity:
