@@ -46,6 +46,7 @@ __all__ = [
     "StrokeType",
     "default_num_cycles",
     "generate_performance",
+    "roll_spans",
     "slot_duration_ms",
 ]
 
@@ -237,30 +238,37 @@ def _validate(tempo_bpm: float, num_cycles: int | None) -> None:
         raise ValueError(f"num_cycles must be >= 1, got {num_cycles}")
 
 
-def _roll_progress(
-    rudiment: Rudiment, planned: list[tuple[RudimentStroke, _Planned]], slot_ms: float
-) -> list[float]:
-    """Position (0..1) of each unaccented roll stroke inside its roll span; 0 elsewhere.
+def roll_spans(intended_times_ms: list[float], accents: list[bool], slot_ms: float) -> list[list[int]]:
+    """Indices of the roll spans among primary strokes (in time order) of a roll-family rudiment.
 
-    A span is a run of unaccented primaries with no gap longer than one slot between them; continuous rolls
-    (#1, #4–#6) thus form one span over the whole performance.
+    A span is a run of unaccented primaries with no gap longer than one slot between them: accents and
+    rests end a span, so continuous rolls (#1, #4–#6) form one span over the whole performance and released
+    rolls (#7–#15) one span per cycle. Shared by the generator (roll decay) and the ``roll_sustain`` score.
     """
-    progress = [0.0] * len(planned)
-    if not rudiment.is_roll:
-        return progress
     spans: list[list[int]] = []
     current: list[int] = []
     previous_time: float | None = None
-    for i, (stroke, p) in enumerate(planned):
-        if stroke.accent or (previous_time is not None and p.intended_time - previous_time > slot_ms * 1.01):
+    for i, (time, accent) in enumerate(zip(intended_times_ms, accents, strict=True)):
+        if accent or (previous_time is not None and time - previous_time > slot_ms * 1.01):
             if current:
                 spans.append(current)
             current = []
-        if not stroke.accent:
+        if not accent:
             current.append(i)
-        previous_time = p.intended_time
+        previous_time = time
     if current:
         spans.append(current)
+    return spans
+
+
+def _roll_progress(
+    rudiment: Rudiment, planned: list[tuple[RudimentStroke, _Planned]], slot_ms: float
+) -> list[float]:
+    """Position (0..1) of each unaccented roll stroke inside its roll span; 0 elsewhere."""
+    progress = [0.0] * len(planned)
+    if not rudiment.is_roll:
+        return progress
+    spans = roll_spans([p.intended_time for _, p in planned], [s.accent for s, _ in planned], slot_ms)
     for span in spans:
         for position, i in enumerate(span):
             progress[i] = position / (len(span) - 1) if len(span) > 1 else 0.0
