@@ -15,11 +15,12 @@ The model, stroke by stroke (all parameters from :class:`~sousa_rudiments.profil
   before its primary; drag graces are two strokes of the opposite hand, the second ``spacing`` before the
   primary and the first ``drag_spacing_factor * spacing`` earlier still.
 * **Velocity.** Targets: accent 120, tap 65, diddle 75, buzz 70, grace 40. A written accent is played with
-  probability ``accent_accuracy`` and then rises from the unaccented target by ``accent_differentiation / 16``
-  of the way to 120. The weak hand plays at ``lr_velocity_ratio``, fatigue removes up to ``fatigue`` of the
-  velocity by the end, unaccented roll strokes lose up to ``roll_sustain`` across a roll, the second diddle
-  stroke is scaled by ``N(diddle_evenness, (1 - diddle_evenness) / 2)``, and every stroke gets multiplicative
-  noise with CV ``velocity_variance``. Velocities are clipped to 1–127.
+  probability ``accent_accuracy`` and then rises from the unaccented target by
+  ``min(1, accent_differentiation / 16)`` of the way to 120. The weak hand plays at ``lr_velocity_ratio``,
+  fatigue removes up to ``fatigue`` of the velocity by the end, unaccented roll strokes lose up to
+  ``roll_sustain`` across a roll, the second diddle stroke is scaled by
+  ``N(diddle_evenness, (1 - diddle_evenness) / 2)`` relative to the first (never inheriting its accent), and
+  every stroke gets multiplicative noise with CV ``velocity_variance``. Velocities are clipped to 1–127.
 * **Buzz.** A buzz stroke carries 3–8 sub-strokes 2–5 ms apart whose velocities decay by 0.85 each.
 * **Physical order.** Finally, times are made non-decreasing within each hand and every primary is kept after
   its own graces, so no hand ever plays two strokes in the wrong order.

@@ -61,7 +61,7 @@ TIER_PARAMETERS: dict[str, dict[str, tuple[float, float]]] = {
         "beginner": (0.12, 0.04), "intermediate": (0.15, 0.04), "advanced": (0.10, 0.03),
         "professional": (0.07, 0.02),
     },
-    "accent_differentiation": {  # accent height on a 0-16 scale; 16 = full 120-vs-65 target contrast
+    "accent_differentiation": {  # accent height; >= 16 reaches the full 120-vs-65 target contrast
         "beginner": (6.0, 2.0), "intermediate": (10.0, 2.0), "advanced": (14.0, 2.0), "professional": (16.0, 1.5),
     },
     "accent_accuracy": {  # probability that a written accent is actually played accented
@@ -101,7 +101,7 @@ PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     "timing_accuracy_ms": (2.0, 90.0),
     "timing_consistency": (0.0, 0.95),
     "velocity_variance": (0.01, 0.35),
-    "accent_differentiation": (0.0, 16.0),
+    "accent_differentiation": (0.0, 24.0),
     "accent_accuracy": (0.3, 1.0),
     "lr_velocity_ratio": (0.4, 1.0),
     "lr_timing_bias_ms": (0.0, 30.0),
