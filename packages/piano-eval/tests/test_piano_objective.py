@@ -1,0 +1,140 @@
+"""The shared objective, pair batches and the Lightning base class on planted-signal data."""
+
+import pytest
+import torch
+from piano_eval.heads import HeadOutput
+from piano_eval.objective import (
+    EmbeddingPerformanceModule,
+    ObjectiveConfig,
+    PerformanceObjective,
+    PerformancePairDataset,
+    collate_embedding_pairs,
+    pad_sequences,
+    pairwise_accuracy,
+)
+from piano_eval.testing import make_smoke_trainer, make_synthetic_pair_loader, make_synthetic_performances
+
+
+def _out(z, proj, scores):
+    return HeadOutput(z, proj, scores, torch.ones(z.shape[0], 1))
+
+
+def test_objective_config_round_trip_and_validation():
+    cfg = ObjectiveConfig(lambda_contrastive=0.0, temperature=0.1)
+    assert ObjectiveConfig.from_dict(cfg.to_dict()) == cfg
+    assert ObjectiveConfig().lambda_contrastive == 0.3 and ObjectiveConfig().lambda_regression == 0.5
+    with pytest.raises(ValueError, match="unknown ObjectiveConfig keys"):
+        ObjectiveConfig.from_dict({"lambda_foo": 1.0})
+    with pytest.raises(ValueError, match="temperature"):
+        ObjectiveConfig(temperature=0.0)
+
+
+def test_objective_total_is_weighted_sum_of_named_losses():
+    torch.manual_seed(0)
+    objective = PerformanceObjective(ObjectiveConfig(lambda_invariance=0.2))
+    a = _out(torch.randn(4, 3), torch.randn(4, 5), torch.rand(4, 2))
+    b = _out(torch.randn(4, 3), torch.randn(4, 5), torch.rand(4, 2))
+    a_aug = _out(a.z + 0.1, a.projection, a.scores)
+    logits = torch.randn(4, 2)
+    labels_a, labels_b = torch.rand(4, 2), torch.rand(4, 2)
+    ids = torch.tensor([0, 0, 1, 1])
+    losses = objective(a, b, logits, labels_a, labels_b, ids, ids, out_a_aug=a_aug)
+    assert set(losses) == {"ranking", "contrastive", "regression", "invariance", "total"}
+    assert losses["invariance"].item() == pytest.approx(0.01, rel=1e-5)
+    expected = (
+        losses["ranking"]
+        + 0.3 * losses["contrastive"]
+        + 0.5 * losses["regression"]
+        + 0.2 * losses["invariance"]
+    )
+    assert losses["total"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_objective_uncertainty_weighting_uses_learned_log_variances():
+    objective = PerformanceObjective(ObjectiveConfig(use_uncertainty_weighting=True, lambda_invariance=0.0))
+    assert objective.uncertainty is not None
+    assert objective.uncertainty.task_names == ("ranking", "contrastive", "regression")
+    a = _out(torch.randn(2, 3), torch.randn(2, 4), torch.rand(2, 2))
+    losses = objective(
+        a,
+        a,
+        torch.zeros(2, 2),
+        torch.rand(2, 2),
+        torch.rand(2, 2),
+        torch.tensor([0, 1]),
+        torch.tensor([0, 1]),
+    )
+    # With s = 0 every task gets weight 1/2.
+    expected = 0.5 * (losses["ranking"] + losses["contrastive"] + losses["regression"])
+    assert losses["total"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_objective_label_masks_drop_missing_ratings():
+    objective = PerformanceObjective()
+    a = _out(torch.zeros(2, 3), torch.randn(2, 4), torch.full((2, 2), 0.5))
+    labels_a = torch.tensor([[0.9, float("nan")], [0.9, 0.1]])
+    labels_b = torch.tensor([[0.1, 0.2], [0.1, 0.9]])
+    mask_a = torch.tensor([[True, False], [True, True]])
+    losses = objective(
+        a,
+        a,
+        torch.zeros(2, 2),
+        labels_a,
+        labels_b,
+        torch.tensor([0, 1]),
+        torch.tensor([0, 1]),
+        label_mask_a=mask_a,
+    )
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_pair_dataset_pairs_within_pieces_and_collates_with_masks():
+    perf = make_synthetic_performances(
+        num_pieces=2, performances_per_piece=3, feature_dim=4, num_dimensions=2
+    )
+    ds = PerformancePairDataset(perf.features, perf.labels, perf.piece_ids)
+    assert len(ds) == 2 * 3 * 2
+    assert all(perf.piece_ids[i] == perf.piece_ids[j] and i != j for i, j in ds.pairs)
+    batch = collate_embedding_pairs([ds[0], ds[1], ds[5]])
+    lengths = [perf.features[ds.pairs[k][0]].shape[0] for k in (0, 1, 5)]
+    assert batch["a"]["mask"].sum(dim=1).tolist() == lengths
+    assert batch["labels_a"].shape == (3, 2) and batch["piece_ids_b"].dtype == torch.long
+    with pytest.raises(ValueError, match="no pairs"):
+        PerformancePairDataset(perf.features[:2], perf.labels[:2], torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="non-empty"):
+        pad_sequences([torch.zeros(0, 3)])
+
+
+def test_pairwise_accuracy_ignores_ambiguous_entries():
+    logits = torch.tensor([[1.0, -1.0], [0.5, 0.8]])
+    a = torch.tensor([[0.8, 0.3], [0.6, 0.52]])
+    b = torch.tensor([[0.3, 0.8], [0.4, 0.5]])
+    assert pairwise_accuracy(logits, a, b).item() == pytest.approx(1.0)
+    assert pairwise_accuracy(-logits, a, b).item() == pytest.approx(0.0)
+
+
+def test_embedding_module_trains_on_planted_signal_with_lightning():
+    torch.manual_seed(0)
+    loader = make_synthetic_pair_loader(
+        batch_size=8, num_pieces=3, performances_per_piece=4, feature_dim=8, num_dimensions=2
+    )
+    module = EmbeddingPerformanceModule(
+        input_dim=8, hidden_dim=16, projection_dim=8, num_dimensions=2, dropout=0.0, learning_rate=3e-3
+    )
+    batch = next(iter(loader))
+    with torch.no_grad():
+        before = module.pair_losses(batch)[0]["total"].item()
+    trainer = make_smoke_trainer(max_steps=30)
+    trainer.fit(module, loader)
+    trainer.validate(module, loader, verbose=False)
+    module.eval()
+    with torch.no_grad():
+        after = module.pair_losses(batch)[0]["total"].item()
+    assert after < 0.7 * before
+    assert trainer.callback_metrics["val/pairwise_accuracy"] > 0.75
+    assert "val/r2" in trainer.callback_metrics
+    assert module.hparams["input_dim"] == 8
+    # Ranking direction: swapping a and b flips every logit.
+    logits_ab = module.compare(batch["a"], batch["b"])
+    logits_ba = module.compare(batch["b"], batch["a"])
+    assert torch.allclose(logits_ab, -logits_ba, atol=1e-5)
