@@ -220,6 +220,8 @@ def test_bad_arguments_raise() -> None:
         generate_performance(rudiment, PROFESSIONAL, float("nan"))
     with pytest.raises(ValueError, match="num_cycles"):
         generate_performance(rudiment, PROFESSIONAL, 100, num_cycles=0)
+    with pytest.raises(ValueError, match="seed"):
+        generate_performance(rudiment, PROFESSIONAL, 100, seed=-1)
     with pytest.raises(ValueError, match="unknown PerformanceConfig fields"):
         PerformanceConfig.from_dict({"loudness": 3})
     assert PerformanceConfig.from_dict(PerformanceConfig().to_dict()) == PerformanceConfig()

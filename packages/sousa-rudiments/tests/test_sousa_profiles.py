@@ -47,6 +47,8 @@ def test_tier_counts_use_largest_remainder_and_validate_weights() -> None:
         tier_counts(4, {"expert": 1.0})
     with pytest.raises(ValueError, match="non-negative"):
         tier_counts(4, {"beginner": -1.0, "advanced": 2.0})
+    with pytest.raises(ValueError, match="seed"):
+        generate_profiles(4, seed=-2)
     profiles = generate_profiles(8, seed=0, tier_weights={"advanced": 1.0})
     assert {p.skill_tier for p in profiles} == {"advanced"}
 

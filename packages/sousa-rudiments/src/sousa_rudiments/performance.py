@@ -232,11 +232,13 @@ class _Planned:
     unaccented_velocity: float = 0.0
 
 
-def _validate(tempo_bpm: float, num_cycles: int | None) -> None:
+def _validate(tempo_bpm: float, num_cycles: int | None, seed: int) -> None:
     if not (math.isfinite(tempo_bpm) and tempo_bpm > 0):
         raise ValueError(f"tempo_bpm must be a positive finite number, got {tempo_bpm}")
     if num_cycles is not None and num_cycles < 1:
         raise ValueError(f"num_cycles must be >= 1, got {num_cycles}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
 
 
 def roll_spans(intended_times_ms: list[float], accents: list[bool], slot_ms: float) -> list[list[int]]:
@@ -289,7 +291,7 @@ def generate_performance(
     ``num_cycles=None`` picks :func:`default_num_cycles` (about four bars). The same arguments always give
     the same performance.
     """
-    _validate(tempo_bpm, num_cycles)
+    _validate(tempo_bpm, num_cycles, seed)
     config = config or PerformanceConfig()
     rng = np.random.default_rng(np.random.SeedSequence([seed, rudiment.number, round(tempo_bpm * 1000)]))
     cycles = num_cycles if num_cycles is not None else default_num_cycles(rudiment, tempo_bpm, config)

@@ -253,6 +253,8 @@ def generate_profiles(
     Ids are ``<tier prefix>-<4-digit counter>`` (``beg-0001``, ``pro-0003``); profile *k* of a tier is
     drawn from its own child seed, so the same seed always yields the same players.
     """
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     counts = tier_counts(n, tier_weights)
     profiles: list[PlayerProfile] = []
     for tier_index, tier in enumerate(SKILL_TIERS):

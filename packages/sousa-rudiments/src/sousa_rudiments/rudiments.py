@@ -16,6 +16,17 @@ for the two rudiments whose double shares one slot, #30 and #35). Grace notes ne
 attached to their primary (``grace_notes``/``grace_hand``) and placed before it in time by the performance
 generator. The cycle lasts ``cycle_slots`` slots: the last primary slot rounded up to the next whole beat, so
 released rolls (#7–#15) and rudiments ending on a long note (#2, #3, #23, ...) rest until the next beat.
+
+Choices where sources differ (also in each rudiment's ``notes``):
+
+* #30 flam drag, ``lR LL R``: a flam accent (accent on the flam, triplet grid) whose middle note is a
+  same-hand double — two left strokes sharing slot 1 (slots 1 and 1.5), labelled as a diddle. Sources that
+  write the middle note as a drag (two grace notes) are not followed; the double counts as two primaries.
+* #35 single dragadiddle, ``>R R L R R``: a paradiddle whose accented first note is a same-hand double
+  sharing slot 0 (slots 0 and 0.5, accent on the first), labelled as a diddle; no grace notes.
+* Lead alternation: every rudiment mirrors R↔L on the next cycle except #19 and #28 ("same lead" in the
+  reference) and the continuous rolls #1, #4, #5, #6, whose cycle repeats unchanged because mirroring
+  ``R L R L`` or ``RR LL`` would put two same-hand strokes across the seam of two cycles.
 """
 
 from __future__ import annotations
