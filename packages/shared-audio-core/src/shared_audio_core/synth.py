@@ -2,13 +2,24 @@
 
 symusic is pinned below 0.6 because 0.6.0's ``Synthesizer.render`` is broken. Drum tracks
 (``Track.is_drum``, i.e. MIDI channel 10) are rendered from the SoundFont's percussion bank.
+
+Two prestosynth limitations (symusic 0.5.9) are handled here, both measured, both documented:
+
+* **Velocity does not change loudness.** prestosynth does not implement SoundFont modulators, so
+  the standard velocity→attenuation modulator is missing: a velocity-20 note renders exactly as
+  loud as a velocity-127 one (velocity only picks the sample layer). ``render_midi`` therefore
+  renders one pass per distinct velocity and scales it by ``velocity_gain(v)`` = (v/127)², the
+  -40·log10(127/v) dB curve of the SF2 default modulator (as FluidSynth applies it).
+* **Some TimGM6mb drum keys render as ~5 ms clicks** (38 acoustic snare, 56, 60-62, 69, 70, 73-80)
+  although their samples are 50-150 ms long. With the default SoundFont, key 38 is played on key
+  40 (electric snare, which renders fully) — see ``DEFAULT_SOUNDFONT_DRUM_KEY_FIXES``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +27,7 @@ import numpy as np
 import symusic
 
 __all__ = [
+    "DEFAULT_SOUNDFONT_DRUM_KEY_FIXES",
     "SOUNDFONT_SUFFIXES",
     "SYSTEM_SOUNDFONT_DIRS",
     "EmptyMidiError",
@@ -28,6 +40,7 @@ __all__ = [
     "load_score",
     "render_midi",
     "resolve_soundfont",
+    "velocity_gain",
 ]
 
 SOUNDFONT_SUFFIXES: tuple[str, ...] = (".sf2", ".sf3")
@@ -44,6 +57,11 @@ SYSTEM_SOUNDFONT_DIRS: tuple[str, ...] = (
     "/opt/homebrew/share/soundfonts",
     "~/.local/share/soundfonts",
 )
+
+
+#: GM drum keys that prestosynth truncates to a click with TimGM6mb, mapped to a key that renders.
+#: Only the snare has a same-family substitute; the other broken keys are left alone.
+DEFAULT_SOUNDFONT_DRUM_KEY_FIXES: dict[int, int] = {38: 40}
 
 
 class SoundFontNotFoundError(FileNotFoundError):
@@ -106,6 +124,11 @@ def resolve_soundfont(soundfont: str | Path | None = None) -> Path:
     return path.resolve()
 
 
+def velocity_gain(velocity: int | np.ndarray) -> float | np.ndarray:
+    """Amplitude factor of the SF2 default velocity modulator: (v/127)², i.e. 40·log10(v/127) dB."""
+    return (np.asarray(velocity, dtype=np.float64) / 127.0) ** 2
+
+
 @functools.lru_cache(maxsize=8)
 def _synthesizer(soundfont: str, sample_rate: int, quality: int) -> symusic.Synthesizer:
     # Loading a SoundFont parses the whole sample bank; reuse one synthesizer per configuration.
@@ -131,12 +154,17 @@ def render_midi(
     sample_rate: int = 44100,
     *,
     quality: int = 0,
+    velocity_dynamics: bool = True,
+    drum_key_map: Mapping[int, int] | None = None,
 ) -> np.ndarray:
     """Render a MIDI file or ``Score`` to float32 mono audio ``[n]`` at ``sample_rate``.
 
-    The length equals the score's end time (last note-off); SoundFont release tails past it are cut.
-    The level is the synthesizer's own; it is not normalised (dense scores can exceed 1.0, so
-    normalise with ``audio.peak_normalize`` before writing integer PCM).
+    ``velocity_dynamics`` applies the velocity→loudness curve prestosynth lacks (see module doc);
+    turn it off only to get prestosynth's raw output. ``drum_key_map`` remaps drum-track keys
+    before rendering; ``None`` means ``DEFAULT_SOUNDFONT_DRUM_KEY_FIXES`` for the default
+    SoundFont and no remapping for any other. The length equals the score's end time (last
+    note-off); release tails past it are cut. The level is not normalised (dense scores can exceed
+    1.0, so use ``audio.peak_normalize`` before writing integer PCM).
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -145,11 +173,60 @@ def render_midi(
         name = midi if not isinstance(midi, symusic.Score) else "<score>"
         raise EmptyMidiError(f"{name}: the score has no notes to render")
     sf_path = resolve_soundfont(soundfont)
+    if drum_key_map is None:
+        drum_key_map = DEFAULT_SOUNDFONT_DRUM_KEY_FIXES if sf_path == default_soundfont().resolve() else {}
     synth = _synthesizer(str(sf_path), int(sample_rate), int(quality))
-    audio = np.asarray(synth.render(score, stereo=False), dtype=np.float32)
-    mono = np.ascontiguousarray(
-        audio.reshape(-1) if audio.ndim == 1 else audio.mean(axis=0), dtype=np.float32
-    )
+
+    layers = _velocity_layers(score, drum_key_map, split=velocity_dynamics)
+    mono = np.zeros(0, dtype=np.float32)
+    for gain, layer in layers:
+        rendered = np.asarray(synth.render(layer, stereo=False), dtype=np.float32)
+        channel = rendered[0] if rendered.ndim == 2 and rendered.shape[0] == 1 else rendered.reshape(-1)
+        if channel.shape[0] > mono.shape[0]:
+            mono = np.concatenate([mono, np.zeros(channel.shape[0] - mono.shape[0], dtype=np.float32)])
+        mono[: channel.shape[0]] += np.float32(gain) * channel
     if not np.all(np.isfinite(mono)):
         raise RuntimeError(f"synthesizer produced non-finite samples with SoundFont {sf_path}")
     return mono
+
+
+def _velocity_layers(
+    score: symusic.Score, drum_key_map: Mapping[int, int], *, split: bool
+) -> list[tuple[float, symusic.Score]]:
+    """Split the score into one score per distinct velocity (with its gain), remapping drum keys.
+
+    Controllers, pedals and pitch bends are dropped: prestosynth ignores them anyway.
+    """
+    tick_score = score if score.ttype == symusic.core.Tick else score.to("tick")
+    tracks = []
+    for track in tick_score.tracks:
+        notes = track.notes.numpy()
+        if track.is_drum and drum_key_map:
+            pitch = notes["pitch"].copy()
+            for src, dst in drum_key_map.items():
+                pitch[notes["pitch"] == src] = dst
+            notes["pitch"] = pitch
+        tracks.append((track, notes))
+    all_velocities = np.concatenate([n["velocity"] for _, n in tracks]).astype(np.int64)
+    groups: list[int | None] = sorted(set(all_velocities.tolist())) if split else [None]
+
+    layers: list[tuple[float, symusic.Score]] = []
+    for velocity in groups:
+        layer = symusic.Score(tick_score.ticks_per_quarter)
+        layer.tempos = tick_score.tempos.copy()
+        layer.time_signatures = tick_score.time_signatures.copy()
+        for track, notes in tracks:
+            keep = (
+                np.ones(len(notes["velocity"]), dtype=bool)
+                if velocity is None
+                else notes["velocity"] == velocity
+            )
+            if not keep.any():
+                continue
+            new_track = symusic.Track(track.name, track.program, track.is_drum)
+            new_track.notes = symusic.Note.from_numpy(
+                notes["time"][keep], notes["duration"][keep], notes["pitch"][keep], notes["velocity"][keep]
+            )
+            layer.tracks.append(new_track)
+        layers.append((1.0 if velocity is None else float(velocity_gain(velocity)), layer))
+    return layers

@@ -1,0 +1,188 @@
+"""Behaviour of shared_audio_core.synth: SoundFont resolution and MIDI rendering (drums included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import symusic
+from shared_audio_core.synth import (
+    DEFAULT_SOUNDFONT_DRUM_KEY_FIXES,
+    EmptyMidiError,
+    InvalidSoundFontError,
+    MidiLoadError,
+    SoundFontNotFoundError,
+    _synthesizer,
+    default_soundfont,
+    example_drum_midi,
+    find_system_soundfonts,
+    render_midi,
+    velocity_gain,
+)
+
+SNARE = 38
+
+
+def snare_score(
+    onsets_s: list[float],
+    *,
+    is_drum: bool = True,
+    bpm: float = 120.0,
+    velocity: int = 110,
+    pitch: int = SNARE,
+) -> symusic.Score:
+    score = symusic.Score(480)
+    score.tempos.append(symusic.Tempo(0, bpm))
+    track = symusic.Track("snare", program=0, is_drum=is_drum)
+    ticks_per_second = 480 * bpm / 60
+    for onset in onsets_s:
+        track.notes.append(symusic.Note(round(onset * ticks_per_second), 120, pitch, velocity))
+    score.tracks.append(track)
+    return score
+
+
+def frame_rms(audio: np.ndarray, sr: int, start_s: float, length_s: float = 0.04) -> float:
+    a = round(start_s * sr)
+    return float(np.sqrt(np.mean(audio[a : a + round(length_s * sr)] ** 2)))
+
+
+def spectral_flatness(audio: np.ndarray, sr: int, start_s: float) -> float:
+    """Geometric / arithmetic mean of the power spectrum of 50 ms: ~1 for noise, ~0 for tones."""
+    a = round(start_s * sr)
+    power = np.abs(np.fft.rfft(audio[a : a + round(0.05 * sr)])) ** 2 + 1e-12
+    return float(np.exp(np.mean(np.log(power))) / np.mean(power))
+
+
+def test_default_soundfont_is_shipped_timgm() -> None:
+    path = default_soundfont()
+    assert path.name == "TimGM6mb.sf2" and path.is_file() and path.stat().st_size > 1_000_000
+
+
+def test_example_groove_renders_ten_seconds_of_sound() -> None:
+    sr = 22050
+    audio = render_midi(example_drum_midi(), sample_rate=sr)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert len(audio) / sr == pytest.approx(10.0, abs=0.05)
+    assert np.all(np.isfinite(audio))
+    # non-silent throughout: every second of the groove carries energy
+    per_second = [frame_rms(audio, sr, s, 1.0) for s in range(10)]
+    assert min(per_second) > 0.01
+
+
+def test_snare_only_drum_midi_renders_drums_with_energy_at_onsets(tmp_path: Path) -> None:
+    sr = 22050
+    onsets = [0.5, 1.5, 2.5, 3.5]
+    midi_path = tmp_path / "snare.mid"
+    snare_score(onsets).dump_midi(str(midi_path))
+    assert symusic.Score(str(midi_path)).tracks[0].is_drum  # written on channel 10
+    audio = render_midi(midi_path, sample_rate=sr)
+    assert np.max(np.abs(audio)) > 0.05
+    for onset in onsets:
+        hit = frame_rms(audio, sr, onset)
+        before = frame_rms(audio, sr, onset - 0.2)  # between hits: the previous one has decayed
+        assert hit > 10 * max(before, 1e-6), (onset, hit, before)
+    # percussion bank, not pitch 38 on a piano: the snare is noise-like (high spectral flatness)
+    piano = render_midi(snare_score(onsets, is_drum=False), sample_rate=sr)
+    assert spectral_flatness(audio, sr, 0.5) > 3 * spectral_flatness(piano, sr, 0.5)
+    n = min(len(audio), len(piano))
+    assert abs(np.corrcoef(audio[:n], piano[:n])[0, 1]) < 0.2
+
+
+def test_sample_rate_sets_length_and_synthesizer_is_cached() -> None:
+    score = snare_score([0.0, 0.5])
+    _synthesizer.cache_clear()
+    a = render_midi(score, sample_rate=16000)
+    b = render_midi(score, sample_rate=32000)
+    render_midi(score, sample_rate=16000)
+    assert abs(len(b) - 2 * len(a)) <= 2
+    info = _synthesizer.cache_info()
+    assert info.misses == 2 and info.hits == 1
+
+
+def test_missing_soundfont_error_names_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "Grand.sf2"
+    with pytest.raises(SoundFontNotFoundError, match=r"Grand\.sf2") as info:
+        render_midi(example_drum_midi(), soundfont=missing)
+    assert isinstance(info.value, FileNotFoundError)
+    not_a_font = tmp_path / "notes.txt"
+    not_a_font.write_text("hello")
+    with pytest.raises(InvalidSoundFontError, match=r"notes\.txt"):
+        render_midi(example_drum_midi(), soundfont=not_a_font)
+
+
+def test_explicit_soundfont_path_matches_default(tmp_path: Path) -> None:
+    score = snare_score([0.0])
+    np.testing.assert_array_equal(
+        render_midi(score, soundfont=default_soundfont(), sample_rate=16000),
+        render_midi(score, sample_rate=16000),
+    )
+
+
+def test_find_system_soundfonts_searches_given_dirs(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "sub").mkdir()
+    (tmp_path / "a" / "Piano.sf2").write_bytes(b"x")
+    (tmp_path / "a" / "sub" / "Drums.SF3").write_bytes(b"x")
+    (tmp_path / "a" / "readme.txt").write_text("x")
+    found = find_system_soundfonts([tmp_path / "a", tmp_path / "does-not-exist"])
+    assert [p.name for p in found] == ["Piano.sf2", "Drums.SF3"] or sorted(p.name for p in found) == [
+        "Drums.SF3",
+        "Piano.sf2",
+    ]
+    assert len(found) == 2
+    assert find_system_soundfonts([tmp_path / "does-not-exist"]) == []
+
+
+def test_bad_and_empty_midi_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.mid"
+    bad.write_bytes(b"not a midi file")
+    with pytest.raises(MidiLoadError, match=r"garbage\.mid"):
+        render_midi(bad)
+    with pytest.raises(MidiLoadError, match=r"absent\.mid"):
+        render_midi(tmp_path / "absent.mid")
+    with pytest.raises(EmptyMidiError):
+        render_midi(symusic.Score(480))
+
+
+def active_seconds(audio: np.ndarray, sr: int, threshold: float = 1e-3) -> float:
+    loud = np.nonzero(np.abs(audio) > threshold)[0]
+    return 0.0 if len(loud) == 0 else float((loud[-1] - loud[0]) / sr)
+
+
+@pytest.mark.parametrize(("drum", "pitch"), [(True, 40), (True, 36), (False, 60)])
+def test_velocity_controls_loudness_with_sf2_curve(drum: bool, pitch: int) -> None:
+    sr = 16000
+    loud = render_midi(snare_score([0.1], is_drum=drum, pitch=pitch, velocity=127), sample_rate=sr)
+    soft = render_midi(snare_score([0.1], is_drum=drum, pitch=pitch, velocity=40), sample_rate=sr)
+    measured_db = 20 * np.log10(np.max(np.abs(soft)) / np.max(np.abs(loud)))
+    expected_db = 20 * np.log10(velocity_gain(40) / velocity_gain(127))
+    assert expected_db == pytest.approx(40 * np.log10(40 / 127))
+    assert measured_db == pytest.approx(expected_db, abs=1.0)
+    # prestosynth alone ignores velocity for loudness: that is the defect velocity_dynamics fixes
+    raw_loud = render_midi(
+        snare_score([0.1], is_drum=drum, pitch=pitch, velocity=127), sample_rate=sr, velocity_dynamics=False
+    )
+    raw_soft = render_midi(
+        snare_score([0.1], is_drum=drum, pitch=pitch, velocity=40), sample_rate=sr, velocity_dynamics=False
+    )
+    assert np.max(np.abs(raw_soft)) == pytest.approx(np.max(np.abs(raw_loud)), rel=0.05)
+
+
+def test_mixed_velocities_sum_layers_in_place() -> None:
+    sr = 16000
+    mixed = snare_score([0.1, 1.1], velocity=127, pitch=40)
+    mixed.tracks[0].notes[1].velocity = 50
+    audio = render_midi(mixed, sample_rate=sr)
+    first = np.max(np.abs(audio[:sr]))
+    second = np.max(np.abs(audio[sr:]))
+    assert 20 * np.log10(second / first) == pytest.approx(40 * np.log10(50 / 127), abs=1.0)
+
+
+def test_default_soundfont_acoustic_snare_is_not_a_click() -> None:
+    sr = 16000
+    assert DEFAULT_SOUNDFONT_DRUM_KEY_FIXES[SNARE] == 40
+    fixed = render_midi(snare_score([0.1]), sample_rate=sr)
+    raw = render_midi(snare_score([0.1]), sample_rate=sr, drum_key_map={})
+    assert active_seconds(raw, sr) < 0.02  # prestosynth truncates TimGM6mb key 38 to a click
+    assert active_seconds(fixed, sr) > 0.05
