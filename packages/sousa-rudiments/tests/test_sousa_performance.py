@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sousa_rudiments.performance import (
     Performance,
     PerformanceConfig,
@@ -16,6 +18,7 @@ from sousa_rudiments.performance import (
 )
 from sousa_rudiments.profiles import PlayerProfile, generate_profiles, sample_profile
 from sousa_rudiments.rudiments import RUDIMENTS, get_rudiment
+from sousa_rudiments.scores import compute_exercise_scores
 
 
 def _profile(tier: str, seed: int = 0, **overrides: object) -> PlayerProfile:
@@ -225,3 +228,23 @@ def test_bad_arguments_raise() -> None:
     with pytest.raises(ValueError, match="unknown PerformanceConfig fields"):
         PerformanceConfig.from_dict({"loudness": 3})
     assert PerformanceConfig.from_dict(PerformanceConfig().to_dict()) == PerformanceConfig()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    slug=st.sampled_from(sorted(RUDIMENTS)),
+    tier=st.sampled_from(["beginner", "intermediate", "advanced", "professional"]),
+    profile_seed=st.integers(0, 10_000),
+    tempo=st.floats(40.0, 240.0),
+    num_cycles=st.one_of(st.none(), st.integers(1, 4)),
+    seed=st.integers(0, 2**31),
+)
+def test_invariants_and_scores_hold_for_random_players(
+    slug: str, tier: str, profile_seed: int, tempo: float, num_cycles: int | None, seed: int
+) -> None:
+    profile = sample_profile("p", tier, np.random.default_rng(profile_seed))  # type: ignore[arg-type]
+    performance = generate_performance(get_rudiment(slug), profile, tempo, num_cycles=num_cycles, seed=seed)
+    _check_invariants(performance, profile)
+    scores = compute_exercise_scores(performance, profile)
+    for name, value in scores.items():
+        assert value is None or (np.isfinite(value) and 0.0 <= value <= 100.0), name
