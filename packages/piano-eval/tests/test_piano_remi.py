@@ -1,0 +1,242 @@
+"""S1 REMI Transformer: masking statistics, padding invariance, MLM and finetuning smoke training, hub."""
+
+import pytest
+import torch
+from piano_eval.objective import PerformancePairDataset
+from piano_eval.symbolic.remi_transformer import (
+    IGNORE_INDEX,
+    RemiTransformerEncoder,
+    RemiTransformerModule,
+    collate_token_parts,
+    make_remi_pair_collate,
+    mask_tokens,
+)
+from piano_eval.testing import make_smoke_trainer
+from torch.utils.data import DataLoader
+
+PAD, BOS, EOS, MASK = 0, 1, 2, 3
+SPECIALS = [PAD, BOS, EOS, MASK]
+VOCAB = 24
+
+
+def test_mask_tokens_statistics_80_10_10_and_labels_off_mask():
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(4, VOCAB, (64, 512), generator=gen)
+    ids[:, 0], ids[:, -1] = BOS, EOS
+    attention = torch.ones_like(ids, dtype=torch.bool)
+    attention[:, 400:] = False
+    ids[:, 400:] = PAD
+    masked, labels = mask_tokens(
+        ids, attention, mask_id=MASK, vocab_size=VOCAB, special_ids=SPECIALS, generator=gen
+    )
+    picked = labels != IGNORE_INDEX
+    maskable = attention & ~torch.isin(ids, torch.tensor(SPECIALS))
+    assert not picked[~maskable].any()  # never pad / BOS / EOS
+    assert picked.sum() / maskable.sum() == pytest.approx(0.15, abs=0.01)
+    assert torch.equal(labels[picked], ids[picked])  # labels are the original ids
+    assert torch.equal(masked[~picked], ids[~picked])  # unpicked positions untouched
+    n = picked.sum().item()
+    to_mask = (masked == MASK) & picked
+    changed = (masked != ids) & picked & ~to_mask
+    kept = (masked == ids) & picked
+    assert to_mask.sum() / n == pytest.approx(0.8, abs=0.02)
+    # Random replacements can hit the original id (1 in 20 here), so "random" ≈ 0.1·19/20.
+    assert changed.sum() / n == pytest.approx(0.1 * 19 / 20, abs=0.015)
+    assert kept.sum() / n == pytest.approx(0.1 + 0.1 / 20, abs=0.015)
+    assert not torch.isin(masked[changed], torch.tensor(SPECIALS)).any()
+
+
+def test_mask_tokens_validates_probability():
+    with pytest.raises(ValueError, match="mlm_probability"):
+        mask_tokens(
+            torch.ones(1, 3, dtype=torch.long),
+            torch.ones(1, 3),
+            mask_id=MASK,
+            vocab_size=VOCAB,
+            mlm_probability=0.0,
+        )
+
+
+def test_encoder_padding_does_not_change_valid_states_and_checks_inputs():
+    torch.manual_seed(0)
+    enc = RemiTransformerEncoder(
+        VOCAB, PAD, d_model=16, num_heads=2, num_layers=2, dim_feedforward=32, max_seq_len=32
+    ).eval()
+    batch = collate_token_parts([[1, 5, 6, 7, 2], [1, 8, 2]], pad_id=PAD)
+    hidden = enc(batch["input_ids"], batch["attention_mask"])
+    alone = enc(torch.tensor([[1, 8, 2]]))
+    assert torch.allclose(hidden[1, :3], alone[0], atol=1e-5)
+    ids2 = batch["input_ids"].clone()
+    ids2[1, 3:] = 9  # garbage under the padding mask
+    assert torch.allclose(enc(ids2, batch["attention_mask"])[1, :3], hidden[1, :3], atol=1e-5)
+    with pytest.raises(ValueError, match="max_seq_len"):
+        enc(torch.ones(1, 40, dtype=torch.long))
+    with pytest.raises(ValueError, match="token ids"):
+        enc(torch.tensor([[1, VOCAB]]))
+
+
+def _pattern_sequences(n: int, gen: torch.Generator) -> list[torch.Tensor]:
+    """Sequences of (x, x+10) token pairs: the masked partner of any token is predictable."""
+    out = []
+    for _ in range(n):
+        firsts = torch.randint(4, 14, (6,), generator=gen)
+        body = torch.stack([firsts, firsts + 10], dim=1).flatten()
+        out.append(torch.cat([torch.tensor([BOS]), body, torch.tensor([EOS])]))
+    return out
+
+
+def test_mlm_pretraining_smoke_training_reduces_loss():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    seqs = _pattern_sequences(64, gen)
+    loader = DataLoader(seqs, batch_size=16, shuffle=True, collate_fn=lambda s: collate_token_parts(s, PAD))
+    module = RemiTransformerModule(
+        VOCAB,
+        PAD,
+        MASK,
+        SPECIALS,
+        d_model=32,
+        num_heads=2,
+        num_layers=2,
+        dim_feedforward=64,
+        encoder_dropout=0.0,
+        max_seq_len=32,
+        stage="pretrain",
+        mlm_probability=0.3,
+        hidden_dim=16,
+        projection_dim=8,
+        num_dimensions=2,
+        learning_rate=3e-3,
+    )
+    fixed = collate_token_parts(seqs[:32], PAD)
+    masked, labels = mask_tokens(
+        fixed["input_ids"],
+        fixed["attention_mask"],
+        mask_id=MASK,
+        vocab_size=VOCAB,
+        special_ids=SPECIALS,
+        mlm_probability=0.3,
+        generator=gen,
+    )
+    eval_batch = {"input_ids": masked, "attention_mask": fixed["attention_mask"], "labels": labels}
+    module.eval()
+    with torch.no_grad():
+        before = module.mlm_step(eval_batch).item()
+    make_smoke_trainer(max_steps=40).fit(module, loader)
+    module.eval()
+    with torch.no_grad():
+        after = module.mlm_step(eval_batch).item()
+    assert after < 0.6 * before
+
+
+def _quality_sequences(gen: torch.Generator):
+    """Token sequences whose share of 'high' tokens (14..23) is the first label; length is the second."""
+    seqs, labels, pieces = [], [], []
+    for piece in range(3):
+        for _ in range(4):
+            q = torch.rand(2, generator=gen)
+            length = 6 + int(q[1] * 10)
+            high = torch.rand(length, generator=gen) < q[0]
+            body = torch.where(
+                high,
+                torch.randint(14, 24, (length,), generator=gen),
+                torch.randint(4, 14, (length,), generator=gen),
+            )
+            seqs.append(torch.cat([torch.tensor([BOS]), body, torch.tensor([EOS])]))
+            labels.append(q)
+            pieces.append(piece)
+    return seqs, torch.stack(labels), torch.tensor(pieces)
+
+
+def test_finetune_smoke_training_reduces_pair_loss_and_comparator_is_antisymmetric():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    seqs, labels, pieces = _quality_sequences(gen)
+    dataset = PerformancePairDataset(seqs, labels, pieces)
+    collate = make_remi_pair_collate(PAD, max_len=32)
+    loader = DataLoader(
+        dataset, batch_size=12, shuffle=True, collate_fn=collate, generator=torch.Generator().manual_seed(0)
+    )
+    module = RemiTransformerModule(
+        VOCAB,
+        PAD,
+        MASK,
+        SPECIALS,
+        d_model=32,
+        num_heads=2,
+        num_layers=1,
+        dim_feedforward=64,
+        encoder_dropout=0.0,
+        max_seq_len=32,
+        hidden_dim=16,
+        projection_dim=8,
+        num_dimensions=2,
+        dropout=0.0,
+        learning_rate=3e-3,
+    )
+    batch = collate([dataset[i] for i in range(len(dataset))])
+    module.eval()
+    with torch.no_grad():
+        before = module.pair_losses(batch)[0]["total"].item()
+    make_smoke_trainer(max_steps=30).fit(module, loader)
+    module.eval()
+    with torch.no_grad():
+        losses, _ = module.pair_losses(batch)
+        ab = module.compare(batch["a"], batch["b"])
+        ba = module.compare(batch["b"], batch["a"])
+    assert losses["total"].item() < 0.8 * before
+    assert torch.allclose(ab, -ba, atol=1e-5)
+
+
+def test_encoder_hub_round_trip_and_pretrained_loading_into_module(tmp_path):
+    torch.manual_seed(0)
+    enc = RemiTransformerEncoder(
+        VOCAB, PAD, d_model=16, num_heads=2, num_layers=1, dim_feedforward=32, max_seq_len=16
+    ).eval()
+    enc.save_pretrained(tmp_path / "s1")
+    card = (tmp_path / "s1" / "README.md").read_text()
+    assert "RemiTransformerEncoder" in card and "remi" in card
+    loaded = RemiTransformerEncoder.from_pretrained(tmp_path / "s1", strict=True).eval()
+    ids = torch.tensor([[1, 5, 9, 2]])
+    assert torch.equal(loaded(ids), enc(ids))
+    module = RemiTransformerModule(
+        VOCAB,
+        PAD,
+        MASK,
+        d_model=16,
+        pretrained_encoder=str(tmp_path / "s1"),
+        hidden_dim=8,
+        projection_dim=4,
+        num_dimensions=2,
+    )
+    module.encoder.eval()
+    assert torch.equal(module.encoder(ids), enc(ids))
+    with pytest.raises(ValueError, match="expected"):
+        RemiTransformerModule(VOCAB + 1, PAD, MASK, d_model=16, pretrained_encoder=str(tmp_path / "s1"))
+
+
+def test_module_from_core_tokenizer_encodes_a_real_midi_score():
+    import symusic
+    from shared_audio_core.tokenize import PianoTokenizer
+
+    score = symusic.Score(480)
+    track = symusic.Track(program=0)
+    for pitch, start, duration in [(60, 0, 480), (64, 0, 960), (67, 240, 240), (72, 480, 480)]:
+        track.notes.append(symusic.Note(start, duration, pitch, 80))
+    score.tracks.append(track)
+    tokenizer = PianoTokenizer()
+    ids = torch.tensor(tokenizer.encode(score))
+    module = RemiTransformerModule.from_tokenizer(
+        tokenizer,
+        d_model=16,
+        num_heads=2,
+        num_layers=1,
+        dim_feedforward=32,
+        max_seq_len=64,
+        hidden_dim=8,
+        projection_dim=4,
+        num_dimensions=19,
+    ).eval()
+    assert module.mask_id == tokenizer.mask_id and module.encoder.vocab_size == tokenizer.vocab_size
+    scores = module.predict_scores(collate_token_parts([ids], tokenizer.pad_id))
+    assert scores.shape == (1, 19) and ((scores > 0) & (scores < 1)).all()
