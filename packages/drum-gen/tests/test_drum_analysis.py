@@ -1,5 +1,7 @@
 """Groove analysis metrics, swing read-back, and style separability of the procedural corpus."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from drum_gen import gm
@@ -9,6 +11,7 @@ from drum_gen.analysis import (
     density,
     empty_beat_rate,
     groove_consistency,
+    group_by_style,
     measure_swing,
     onset_grid,
     overlapping_area,
@@ -111,6 +114,16 @@ def test_summarize_and_compare_generated_vs_corpus() -> None:
     assert one_sided.rows[0].corpus is None and "n/a" in one_sided.to_markdown()
     with pytest.raises(ValueError, match="unknown metrics"):
         compare(generated, corpus, metrics=["vibes"])
+
+
+def test_group_by_style_accepts_corpus_items_and_records() -> None:
+    from drum_gen.groove_midi import GrooveMidiRecord
+
+    items = generate_corpus(2, seed=0, bars=1, styles=["metro", "quest"])
+    groups = group_by_style(items)
+    assert {k: len(v) for k, v in groups.items()} == {"Metro Boomin": 2, "Questlove": 2}
+    record = GrooveMidiRecord("d", "s", "i", "rock", 100.0, "beat", (4, 4), Path("x.mid"), "train")
+    assert group_by_style([record]) == {}  # unmapped GMD style is skipped, not filed under "rock"
 
 
 def test_overlapping_area() -> None:

@@ -133,3 +133,11 @@ def test_entry_point_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     registry = StyleRegistry(BUILTIN_STYLES, load_entry_points=True)
     assert registry.get("EPS").name == "Entry Point Style"
     assert registry.names()[-1] == "Entry Point Style"
+
+
+def test_specs_are_hashable_for_caches() -> None:
+    from drum_gen.humanize import HumanizeConfig
+
+    spec = get_style("dilla")
+    assert {spec: 1}[get_style("J Dilla")] == 1
+    assert hash(HumanizeConfig.from_style(spec)) == hash(HumanizeConfig.from_style("dilla"))

@@ -14,7 +14,7 @@ rather than returning NaN; :func:`summarize` skips such patterns and reports how
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -208,6 +208,20 @@ def summarize(patterns: Sequence[Pattern]) -> dict[str, Any]:
     summary["tempo_bpm"] = {"mean": float(tempos.mean()) if tempos.size else None, "n": int(tempos.size)}
     summary["instruments"] = instrument_distribution(patterns)
     return summary
+
+
+def group_by_style(items: Iterable[Any]) -> dict[str, list[Pattern]]:
+    """Group corpus items (``.style``) or Groove MIDI records (``.mapped_style``) by style for :func:`compare`.
+
+    Records without a mapped style are skipped.
+    """
+    groups: dict[str, list[Pattern]] = {}
+    for item in items:
+        style = getattr(item, "mapped_style", None) or getattr(item, "style", None)
+        if getattr(item, "mapped_style", "") is None or style is None:
+            continue
+        groups.setdefault(style, []).append(item.pattern)
+    return groups
 
 
 def overlapping_area(a: np.ndarray, b: np.ndarray, bins: int = 20) -> float | None:

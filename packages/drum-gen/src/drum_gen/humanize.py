@@ -80,6 +80,9 @@ class HumanizeConfig:
         if not 1 <= lo <= hi <= 127:
             raise HumanizeError(f"ghost_velocity_range must satisfy 1 <= lo <= hi <= 127, got {(lo, hi)}")
 
+    def __hash__(self) -> int:  # the offsets dict is not hashable
+        return hash(repr(sorted(self.to_dict().items())))
+
     @classmethod
     def from_style(cls, style: StyleSpec | str) -> HumanizeConfig:
         spec = get_style(style)

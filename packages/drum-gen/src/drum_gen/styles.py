@@ -86,6 +86,9 @@ class StyleSpec:
         if problems:
             raise StyleRegistryError(f"invalid style {self.name!r}: " + "; ".join(problems))
 
+    def __hash__(self) -> int:  # the offsets dict is not hashable; everything else identifies a style
+        return hash((self.name, self.aliases, self.swing_percent, self.template, self.tempo_range))
+
     @property
     def slug(self) -> str:
         """Stable identifier for tokens, file names and labels (``"J Dilla"`` -> ``"j_dilla"``)."""
