@@ -181,6 +181,19 @@ def test_accents_follow_meter() -> None:
     assert apply_accents(kick, 0.5) == kick  # only time-keepers are accented
 
 
+def test_custom_accent_pattern_repeats_from_each_bar_line() -> None:
+    out = apply_accents(_hats(step=120, bars=2), 0.5, accent_pattern=(1.0, -1.0, -1.0))
+    velocities = [n.velocity for n in out.notes]
+    assert velocities[:6] == [120, 40, 40, 120, 40, 40]
+    assert velocities[16] == 120  # bar 2 restarts the 3-step cycle
+    with pytest.raises(HumanizeError, match="accent_pattern"):
+        apply_accents(_hats(), 0.5, accent_pattern=(2.0,))
+    config = HumanizeConfig(accent_strength=0.5, accent_pattern=[1, -1])
+    assert HumanizeConfig.from_dict(config.to_dict()) == config
+    accented = humanize(_hats(), config=config, seed=0)
+    assert [n.velocity for n in accented.notes][:2] == [120, 40]
+
+
 def test_humanize_refuses_twice_even_through_midi(tmp_path: Path) -> None:
     pattern = generate_pattern("dilla", seed=0, bars=2)
     once = humanize(pattern, "dilla", seed=1)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,11 +60,14 @@ class HumanizeConfig:
     ghost_note_prob: float = 0.0
     ghost_velocity_range: tuple[int, int] = (20, 45)
     accent_strength: float = 0.0
+    accent_pattern: tuple[float, ...] | None = None
     max_simultaneous: int = 4
     microtiming_clip_sigmas: float = 2.5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ghost_velocity_range", tuple(int(v) for v in self.ghost_velocity_range))
+        if self.accent_pattern is not None:
+            object.__setattr__(self, "accent_pattern", tuple(float(w) for w in self.accent_pattern))
         object.__setattr__(
             self,
             "per_instrument_offsets_ms",
@@ -287,18 +290,39 @@ def metric_weight(pattern: Pattern, tick: int) -> float:
 
 
 def apply_accents(
-    pattern: Pattern, strength: float, *, classes: Iterable[int] = gm.TIMEKEEPER_CLASSES
+    pattern: Pattern,
+    strength: float,
+    *,
+    classes: Iterable[int] = gm.TIMEKEEPER_CLASSES,
+    accent_pattern: Sequence[float] | None = None,
 ) -> Pattern:
-    """Scale velocities of time-keeping instruments by ``1 + strength * metric_weight``."""
+    """Scale velocities of time-keeping instruments by ``1 + strength * weight``.
+
+    ``weight`` is :func:`metric_weight` by default; ``accent_pattern`` instead gives one weight per
+    16th step, repeated from each bar line (e.g. ``(1, -0.5, 0, -0.5)`` accents every quarter, a
+    3-long pattern gives cross-rhythmic accents). Notes off the 16th grid use the nearest step.
+    """
     if not 0.0 <= strength <= 1.0:
         raise HumanizeError(f"accent strength must be in [0, 1], got {strength}")
+    if accent_pattern is not None and (
+        not accent_pattern or any(not -1.0 <= w <= 1.0 for w in accent_pattern)
+    ):
+        raise HumanizeError(
+            f"accent_pattern must be a non-empty sequence of weights in [-1, 1], got {accent_pattern}"
+        )
     if strength == 0:
         return pattern.with_notes(pattern.notes)
     accented = set(classes)
+    s16 = pattern.ticks_per_beat / 4
     notes = []
     for note in pattern.notes:
         if gm.PITCH_TO_CLASS.get(note.pitch) in accented:
-            factor = 1.0 + strength * metric_weight(pattern, note.time)
+            if accent_pattern is None:
+                weight = metric_weight(pattern, note.time)
+            else:
+                step = _round((note.time % pattern.ticks_per_bar) / s16)
+                weight = accent_pattern[step % len(accent_pattern)]
+            factor = 1.0 + strength * weight
             note = dataclasses.replace(note, velocity=int(np.clip(_round(note.velocity * factor), 1, 127)))
         notes.append(note)
     return pattern.with_notes(notes)
@@ -348,7 +372,7 @@ def humanize(
         velocity_range=config.ghost_velocity_range,
         max_simultaneous=config.max_simultaneous,
     )
-    result = apply_accents(result, config.accent_strength)
+    result = apply_accents(result, config.accent_strength, accent_pattern=config.accent_pattern)
     result = apply_swing(result, config.swing_percent, config.swing_resolution)
     result = add_microtiming(
         result,
