@@ -18,10 +18,14 @@ def _format_value(value: object) -> str:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .audio import peak_normalize, write_audio
+    from .audio import SUPPORTED_WRITE_FORMATS, UnsupportedAudioFormatError, peak_normalize, write_audio
     from .augment import AudioAugmentor
     from .synth import example_drum_midi, render_midi, resolve_soundfont
 
+    if args.output.suffix.lower() not in SUPPORTED_WRITE_FORMATS:  # fail before the slow work
+        raise UnsupportedAudioFormatError(
+            f"{args.output}: unsupported output suffix; use one of {sorted(SUPPORTED_WRITE_FORMATS)}"
+        )
     midi = Path(args.midi) if args.midi else example_drum_midi()
     soundfont = resolve_soundfont(args.soundfont)
     audio = render_midi(midi, soundfont, sample_rate=args.sample_rate)

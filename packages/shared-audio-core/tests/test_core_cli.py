@@ -1,0 +1,106 @@
+"""The audio-core CLI, called in-process through main([...])."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from shared_audio_core.augment import list_presets
+from shared_audio_core.cli import main
+from shared_audio_core.synth import default_soundfont
+
+
+def test_render_default_groove_with_preset_writes_decodable_flac(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "example.flac"
+    assert (
+        main(["render", "-o", str(out), "--preset", "practice_room", "--seed", "3", "--sample-rate", "22050"])
+        == 0
+    )
+    info = sf.info(out)
+    assert (
+        info.format == "FLAC" and info.subtype == "PCM_24" and info.samplerate == 22050 and info.channels == 1
+    )
+    assert info.duration == pytest.approx(10.0, abs=0.05)
+    audio, _ = sf.read(out, dtype="float32")
+    assert np.sqrt(np.mean(audio**2)) > 0.01 and np.max(np.abs(audio)) <= 1.0
+    text = capsys.readouterr().out
+    assert "example_drum_groove.mid" in text and "practice_room" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["example.flac"]
+
+
+def test_render_json_summary_is_reproducible(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+    for name in ("a.flac", "b.flac"):
+        args = [
+            "render",
+            "-o",
+            str(tmp_path / name),
+            "--preset",
+            "phone",
+            "--seed",
+            "9",
+            "--sample-rate",
+            "16000",
+        ]
+        assert main([*args, "--json"]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert runs[0]["applied"] == runs[1]["applied"] and "band_limit" in runs[0]["applied"]
+    assert runs[0]["soundfont"] == str(default_soundfont().resolve())
+    a, _ = sf.read(tmp_path / "a.flac")
+    b, _ = sf.read(tmp_path / "b.flac")
+    np.testing.assert_array_equal(a, b)
+
+
+def test_render_given_midi_to_16_bit_wav_without_augmentation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import symusic
+
+    score = symusic.Score(480)
+    track = symusic.Track("piano", program=0)
+    for i, pitch in enumerate((60, 64, 67, 72)):
+        track.notes.append(symusic.Note(i * 480, 480, pitch, 90))
+    score.tracks.append(track)
+    midi = tmp_path / "arpeggio.mid"
+    score.dump_midi(str(midi))
+    out = tmp_path / "arpeggio.wav"
+    assert main(["render", str(midi), "-o", str(out), "--bit-depth", "16", "--sample-rate", "16000"]) == 0
+    info = sf.info(out)
+    assert info.subtype == "PCM_16" and info.duration == pytest.approx(2.0, abs=0.05)
+    assert "augmentation: none" in capsys.readouterr().out
+
+
+def test_render_errors_are_reported_not_raised(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "Missing.sf2"
+    assert main(["render", "-o", str(tmp_path / "x.flac"), "--soundfont", str(missing)]) == 2
+    assert "Missing.sf2" in capsys.readouterr().err
+    assert main(["render", "-o", str(tmp_path / "x.mp4")]) == 2
+    assert ".mp4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["render", "-o", str(tmp_path / "x.flac"), "--preset", "cathedral"])
+    assert not (tmp_path / "x.flac").exists()
+
+
+def test_presets_and_soundfonts_listings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["presets"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in list_presets())
+    assert main(["presets", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == set(list_presets())
+    (tmp_path / "Orchestra.sf3").write_bytes(b"x")
+    assert main(["soundfonts", "--search-dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "TimGM6mb.sf2" in text and "Orchestra.sf3" in text
+
+
+def test_help_mentions_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert all(cmd in text for cmd in ("render", "soundfonts", "presets"))
