@@ -1,0 +1,217 @@
+"""Load a trained drum-gen checkpoint (local directory or Hugging Face Hub repo) with caching.
+
+A checkpoint directory holds everything generation needs, written by :func:`save_checkpoint`:
+
+- ``config.json`` + ``model.safetensors`` (+ ``README.md`` model card): the transformer (Hub mixin)
+- ``tokenizer/``: the :class:`~drum_gen.tokenizer.DrumPatternTokenizer`
+- ``drum_gen.json``: metadata (format version, styles, training config and results)
+- ``style_classifier.json`` (optional): the :class:`~drum_gen.classifier.StyleClassifier` used by ``evaluate``
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from drum_gen.classifier import StyleClassifier
+from drum_gen.model import DrumPatternTransformer
+from drum_gen.tokenizer import DrumPatternTokenizer
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+METADATA_FILE = "drum_gen.json"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_DIR = "tokenizer"
+CLASSIFIER_FILE = "style_classifier.json"
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+
+HOW_TO_GET_A_MODEL = (
+    "Train one on the CPU in about 10 minutes with `drum-gen train --out runs/cpu-small` "
+    "(see packages/drum-gen/recipes/cpu-small.yaml), or pass `--model <directory or Hugging Face repo id>`."
+)
+
+_HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class ModelLoadError(RuntimeError):
+    """A checkpoint cannot be loaded; the message names the missing file or the bad metadata."""
+
+
+@dataclass
+class LoadedDrumModel:
+    """Everything needed to generate: model (in eval mode, on ``device``), tokenizer and metadata."""
+
+    model: DrumPatternTransformer
+    tokenizer: DrumPatternTokenizer
+    metadata: dict[str, Any]
+    device: str
+    source: str
+    classifier: StyleClassifier | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_device(device: str | None = None) -> str:
+    """``device`` as given, or ``"cuda"`` when a GPU is usable and ``"cpu"`` otherwise."""
+    if device is not None:
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def save_checkpoint(
+    directory: str | Path,
+    model: DrumPatternTransformer,
+    tokenizer: DrumPatternTokenizer,
+    metadata: dict[str, Any] | None = None,
+    classifier: StyleClassifier | None = None,
+) -> Path:
+    """Write a complete checkpoint directory that :func:`load_model` reads back."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save(directory / TOKENIZER_DIR)
+    full_metadata = {"format_version": FORMAT_VERSION, "styles": tokenizer.styles, **(metadata or {})}
+    (directory / METADATA_FILE).write_text(json.dumps(full_metadata, indent=2, sort_keys=True))
+    if classifier is not None:
+        classifier.save(directory / CLASSIFIER_FILE)
+    return directory
+
+
+def _download_from_hub(repo_id: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=repo_id))
+    except Exception as err:
+        raise ModelLoadError(
+            f"{repo_id!r} is not a local checkpoint directory and could not be downloaded from the "
+            f"Hugging Face Hub ({type(err).__name__}: {err}). {HOW_TO_GET_A_MODEL}"
+        ) from err
+
+
+def resolve_checkpoint_dir(path_or_repo: str | Path) -> Path:
+    """A local checkpoint directory for ``path_or_repo`` (downloading a Hub repo id when needed)."""
+    path = Path(path_or_repo).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if path.exists():
+        raise ModelLoadError(
+            f"{path} is a file; expected a checkpoint directory containing {', '.join(REQUIRED_FILES)}"
+        )
+    text = str(path_or_repo)
+    if _HUB_REPO_ID.match(text) and not text.startswith((".", "/", "~")):
+        return _download_from_hub(text)
+    raise ModelLoadError(f"model directory not found: {path}. {HOW_TO_GET_A_MODEL}")
+
+
+def _read_metadata(directory: Path) -> dict[str, Any]:
+    for name in REQUIRED_FILES:
+        if not (directory / name).is_file():
+            raise ModelLoadError(f"checkpoint {directory} is missing {name}. {HOW_TO_GET_A_MODEL}")
+    if not (directory / TOKENIZER_DIR).is_dir():
+        raise ModelLoadError(f"checkpoint {directory} is missing the {TOKENIZER_DIR}/ directory")
+    metadata_path = directory / METADATA_FILE
+    try:
+        metadata = json.loads(metadata_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ModelLoadError(f"bad metadata in {metadata_path}: invalid JSON ({err})") from err
+    if not isinstance(metadata, dict):
+        raise ModelLoadError(f"bad metadata in {metadata_path}: expected a JSON object")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelLoadError(
+            f"bad metadata in {metadata_path}: format_version {version!r}, this drum-gen reads {FORMAT_VERSION}"
+        )
+    config_path = directory / CONFIG_FILE
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ModelLoadError(f"bad model config in {config_path}: invalid JSON ({err})") from err
+    if not isinstance(config, dict) or "vocab_size" not in config:
+        raise ModelLoadError(f"bad model config in {config_path}: expected a JSON object with 'vocab_size'")
+    return metadata
+
+
+def _move_to_device(model: DrumPatternTransformer, device: str, warnings: list[str]) -> str:
+    """Move ``model`` to ``device``; on CUDA out-of-memory fall back to the CPU and say so."""
+    try:
+        model.to(device)
+        return device
+    except torch.OutOfMemoryError as err:
+        if not device.startswith("cuda"):
+            raise
+        message = f"CUDA out of memory while loading the model on {device}; retrying on the CPU ({err})"
+        logger.warning(message)
+        warnings.append(message)
+        model.to("cpu")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return "cpu"
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(directory: str, device: str) -> LoadedDrumModel:
+    checkpoint = Path(directory)
+    metadata = _read_metadata(checkpoint)
+    try:
+        model = DrumPatternTransformer.from_pretrained(checkpoint)
+    except Exception as err:
+        raise ModelLoadError(f"cannot load model weights from {checkpoint / WEIGHTS_FILE}: {err}") from err
+    try:
+        tokenizer = DrumPatternTokenizer.load(checkpoint / TOKENIZER_DIR)
+    except Exception as err:
+        raise ModelLoadError(f"cannot load the tokenizer from {checkpoint / TOKENIZER_DIR}: {err}") from err
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise ModelLoadError(
+            f"bad metadata in {checkpoint}: tokenizer vocabulary ({tokenizer.vocab_size}) does not match "
+            f"the model's vocab_size ({model.config.vocab_size})"
+        )
+    classifier = None
+    if (checkpoint / CLASSIFIER_FILE).is_file():
+        try:
+            classifier = StyleClassifier.load(checkpoint / CLASSIFIER_FILE)
+        except Exception as err:
+            raise ModelLoadError(
+                f"cannot load the style classifier {checkpoint / CLASSIFIER_FILE}: {err}"
+            ) from err
+    warnings: list[str] = []
+    actual_device = _move_to_device(model, device, warnings)
+    model.eval()
+    logger.info(
+        "loaded drum-gen model from %s on %s (%d parameters)", checkpoint, actual_device, model.num_parameters
+    )
+    return LoadedDrumModel(
+        model=model,
+        tokenizer=tokenizer,
+        metadata=metadata,
+        device=actual_device,
+        source=str(checkpoint),
+        classifier=classifier,
+        warnings=warnings,
+    )
+
+
+def load_model(path_or_repo: str | Path, device: str | None = None) -> LoadedDrumModel:
+    """Load a checkpoint directory or Hub repo id; repeated calls with the same (path, device) are cached.
+
+    ``device=None`` picks CUDA when available, else the CPU. If the model does not fit on the GPU the
+    load is retried on the CPU (``LoadedDrumModel.device`` and ``.warnings`` say so).
+
+    Raises:
+        ModelLoadError: the directory or a required file is missing, or the metadata is malformed.
+    """
+    directory = resolve_checkpoint_dir(path_or_repo)
+    return _load_cached(str(directory), resolve_device(device))
+
+
+def clear_model_cache() -> None:
+    """Forget cached models (e.g. after retraining into the same directory)."""
+    _load_cached.cache_clear()

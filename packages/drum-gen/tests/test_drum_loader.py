@@ -1,0 +1,132 @@
+"""load_model: round trip through a real checkpoint dir, cache, device choice, OOM fallback, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from drum_gen import loader
+from drum_gen.loader import ModelLoadError, clear_model_cache, load_model, resolve_device, save_checkpoint
+from drum_gen.model import DrumPatternTransformer, DrumTransformerConfig
+from drum_gen.tokenizer import DrumPatternTokenizer, DrumPatternTokenizerConfig
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> DrumPatternTokenizer:
+    return DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=("J Dilla", "Metro Boomin")))
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path, tokenizer: DrumPatternTokenizer) -> Path:
+    torch.manual_seed(0)
+    config = DrumTransformerConfig(
+        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
+    )
+    directory = tmp_path / "ckpt"
+    save_checkpoint(directory, DrumPatternTransformer(config), tokenizer, {"training": {"bars": 4}})
+    clear_model_cache()
+    return directory
+
+
+def test_round_trip_and_metadata(checkpoint: Path, tokenizer: DrumPatternTokenizer) -> None:
+    loaded = load_model(checkpoint, device="cpu")
+    assert loaded.device == "cpu" and loaded.source == str(checkpoint.resolve())
+    assert loaded.metadata["styles"] == ["J Dilla", "Metro Boomin"]
+    assert loaded.metadata["training"] == {"bars": 4}
+    assert loaded.tokenizer.config == tokenizer.config
+    assert not loaded.model.training
+    assert loaded.classifier is None
+    original = DrumPatternTransformer.from_pretrained(checkpoint).eval()
+    ids = torch.tensor([tokenizer.prompt_ids("J Dilla", 90)])
+    assert torch.allclose(loaded.model(ids)[0], original(ids)[0])
+
+
+def test_cache_is_keyed_by_path_and_device(checkpoint: Path) -> None:
+    first = load_model(checkpoint, device="cpu")
+    assert load_model(str(checkpoint), device="cpu") is first
+    assert load_model(checkpoint / ".." / "ckpt", device="cpu") is first  # same resolved path
+    clear_model_cache()
+    assert load_model(checkpoint, device="cpu") is not first
+
+
+def test_device_auto_detection(monkeypatch: pytest.MonkeyPatch, checkpoint: Path) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device() == "cpu"
+    assert load_model(checkpoint).device == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device() == "cuda"
+    assert resolve_device("cpu") == "cpu"
+
+
+def test_cuda_out_of_memory_retries_on_cpu(monkeypatch: pytest.MonkeyPatch, checkpoint: Path) -> None:
+    real_to = DrumPatternTransformer.to
+
+    def fake_to(self, *args, **kwargs):
+        target = args[0] if args else kwargs.get("device")
+        if str(target).startswith("cuda"):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return real_to(self, *args, **kwargs)
+
+    monkeypatch.setattr(DrumPatternTransformer, "to", fake_to)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = load_model(checkpoint, device="cuda")
+    assert loaded.device == "cpu"
+    assert next(loaded.model.parameters()).device.type == "cpu"
+    assert any("out of memory" in w and "retrying on the CPU" in w for w in loaded.warnings)
+
+
+def test_missing_directory_explains_how_to_get_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"not found.*drum-gen train"):
+        load_model(tmp_path / "nope")
+    with pytest.raises(ModelLoadError, match="is a file"):
+        (tmp_path / "file.bin").write_text("x")
+        load_model(tmp_path / "file.bin")
+
+
+@pytest.mark.parametrize("missing", ["config.json", "model.safetensors", "drum_gen.json"])
+def test_missing_file_is_named(checkpoint: Path, missing: str) -> None:
+    (checkpoint / missing).unlink()
+    with pytest.raises(ModelLoadError, match=f"missing {missing}"):
+        load_model(checkpoint, device="cpu")
+
+
+def test_missing_tokenizer_dir_is_named(checkpoint: Path) -> None:
+    for path in sorted((checkpoint / "tokenizer").rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    (checkpoint / "tokenizer").rmdir()
+    with pytest.raises(ModelLoadError, match="tokenizer/"):
+        load_model(checkpoint, device="cpu")
+
+
+def test_corrupt_metadata_and_config(checkpoint: Path) -> None:
+    (checkpoint / "drum_gen.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match=r"bad metadata in .*drum_gen.json: invalid JSON"):
+        load_model(checkpoint, device="cpu")
+    (checkpoint / "drum_gen.json").write_text(json.dumps({"format_version": 99}))
+    with pytest.raises(ModelLoadError, match="format_version 99"):
+        load_model(checkpoint, device="cpu")
+    (checkpoint / "drum_gen.json").write_text(json.dumps({"format_version": 1}))
+    (checkpoint / "config.json").write_text(json.dumps({"d_model": 8}))
+    with pytest.raises(ModelLoadError, match=r"bad model config in .*config.json"):
+        load_model(checkpoint, device="cpu")
+
+
+def test_vocabulary_mismatch_is_reported(checkpoint: Path) -> None:
+    config = json.loads((checkpoint / "config.json").read_text())
+    other = DrumPatternTransformer(DrumTransformerConfig(**{**config, "vocab_size": 50}))
+    other.save_pretrained(checkpoint)
+    with pytest.raises(ModelLoadError, match=r"tokenizer vocabulary .* does not match"):
+        load_model(checkpoint, device="cpu")
+
+
+def test_unreachable_hub_repo_is_a_model_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(repo_id: str) -> str:
+        raise OSError("network disabled")
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", offline)
+    with pytest.raises(
+        ModelLoadError, match=r"'someone/drum-model'.*could not be downloaded.*network disabled"
+    ):
+        loader.load_model("someone/drum-model")
