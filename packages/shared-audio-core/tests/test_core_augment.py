@@ -372,3 +372,13 @@ def test_flat_params_complete_schema(ir_cache: Path) -> None:
     assert complete["aug_gain_gain_db"] == result.applied["gain"]["gain_db"]
     assert complete["aug_noise_snr_db"] is None
     json.dumps(complete)  # label columns must be serialisable
+
+
+def test_any_python_int_is_a_seed() -> None:
+    audio = music(0.2)
+    config = only("gain")
+    negative = AudioAugmentor(config, seed=-5)(audio, SR)
+    again = AudioAugmentor(config)(audio, SR, seed=-5)
+    assert negative.applied == again.applied
+    big = AudioAugmentor(config)(audio, SR, seed=2**70 + 3)
+    assert "gain" in big.applied

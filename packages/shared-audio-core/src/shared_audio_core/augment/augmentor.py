@@ -82,6 +82,11 @@ def _seeded_global_rngs(seed: int) -> Iterator[None]:
             np.random.set_state(np_state)
 
 
+def _generator(seed: int | None) -> np.random.Generator:
+    """Any Python int is a valid seed (negative ones are wrapped to 64 bits, deterministically)."""
+    return np.random.default_rng(None if seed is None else int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+
+
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
@@ -92,7 +97,8 @@ class AudioAugmentor:
     Accepts ``numpy.ndarray`` or ``torch.Tensor`` shaped ``[n]`` or ``[channels, n]``; returns the
     same type, shape and device with dtype float32. ``seed`` fixes the sequence of augmentations of
     successive calls; a per-call ``seed`` makes one call independent of the call history (use it in
-    dataset generation, e.g. ``seed=hash(sample_id)``).
+    dataset generation, e.g. ``seed=zlib.crc32(sample_id.encode())``; not ``hash()``, which
+    Python salts per process for strings).
     """
 
     def __init__(
@@ -105,7 +111,7 @@ class AudioAugmentor:
         self.config = AugmentationConfig() if config is None else config
         self.seed = seed
         self.ir_cache_dir = None if ir_cache_dir is None else Path(ir_cache_dir)
-        self._rng = np.random.default_rng(seed)
+        self._rng = _generator(seed)
         self._ir_transforms: dict[str, Any] = {}
         self._user_irs: list[Path] | None = None
 
@@ -122,7 +128,7 @@ class AudioAugmentor:
         samples, restore = self._to_numpy(audio)
         if samples.ndim == 2 and samples.shape[0] > samples.shape[1]:
             raise ValueError(f"multichannel audio must be channels-first [ch, n], got shape {samples.shape}")
-        rng = self._rng if seed is None else np.random.default_rng(seed)
+        rng = self._rng if seed is None else _generator(seed)
         effects = self._draw_effects(rng)
         if not effects:
             return AugmentationResult(restore(samples), {}, 1.0)
