@@ -1,0 +1,101 @@
+"""midi_to_graph on a hand-built five-note MIDI file with known onset/during/follow/silence edges."""
+
+import pytest
+import symusic
+import torch
+from piano_eval.symbolic.graph import (
+    EDGE_TYPES,
+    NODE_FEATURES,
+    MidiGraphError,
+    collate_graph_parts,
+    hetero_to_homogeneous,
+    midi_to_graph,
+)
+from torch_geometric.data import HeteroData
+
+# (pitch, onset tick, duration ticks) at 480 ticks per quarter and 120 BPM (480 ticks = 0.5 s).
+NOTES = [(60, 0, 480), (64, 0, 960), (67, 240, 240), (72, 480, 480), (65, 1440, 480)]
+EXPECTED_EDGES = {
+    "onset": {(0, 1), (1, 0)},
+    "during": {(0, 2), (1, 2), (1, 3)},
+    "follow": {(0, 3), (2, 3)},
+    "silence": {(1, 4), (3, 4)},
+}
+
+
+def _score(notes=NOTES, pedal=True):
+    score = symusic.Score(480)
+    score.tempos.append(symusic.Tempo(0, 120.0))
+    track = symusic.Track(program=0)
+    for pitch, start, duration in reversed(notes):  # file order must not matter
+        track.notes.append(symusic.Note(start, duration, pitch, 64 + pitch % 8))
+    if pedal:
+        track.controls.append(symusic.ControlChange(200, 64, 127))
+        track.controls.append(symusic.ControlChange(500, 64, 0))
+    score.tracks.append(track)
+    return score
+
+
+@pytest.fixture
+def midi_path(tmp_path):
+    path = tmp_path / "five_notes.mid"
+    _score().dump_midi(str(path))
+    return path
+
+
+def _edge_sets(data):
+    out = {}
+    for k, name in enumerate(EDGE_TYPES):
+        ei = data.edge_index[:, data.edge_type == k]
+        out[name] = set(map(tuple, ei.T.tolist()))
+    return out
+
+
+def test_midi_to_graph_known_edges_from_file(midi_path):
+    data = midi_to_graph(midi_path)
+    assert data.num_nodes == 5
+    assert _edge_sets(data) == EXPECTED_EDGES
+
+
+def test_midi_to_graph_node_features(midi_path):
+    x = midi_to_graph(midi_path).x
+    assert NODE_FEATURES == ("pitch", "velocity", "onset", "duration", "pedal", "voice")
+    assert (x[:, 0] * 127).round().tolist() == [60, 64, 67, 72, 65]
+    assert (x[:, 1] * 127).round().tolist() == [64 + p % 8 for p in (60, 64, 67, 72, 65)]
+    assert x[:, 2].tolist() == pytest.approx([0.0, 0.0, 0.25, 0.5, 1.5])
+    assert x[:, 3].tolist() == pytest.approx([0.5, 1.0, 0.25, 0.5, 0.5])
+    assert x[:, 4].tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]  # pedal down on ticks [200, 500)
+    assert x[:, 5].tolist() == [0.0, 1.0, 2.0, 2.0, 1.0]  # greedy voices: nearest free voice by pitch
+
+
+def test_midi_to_graph_hetero_variant_matches_homogeneous():
+    hetero = midi_to_graph(_score(), hetero=True)
+    assert isinstance(hetero, HeteroData)
+    for name, expected in EXPECTED_EDGES.items():
+        assert set(map(tuple, hetero["note", name, "note"].edge_index.T.tolist())) == expected
+    flat = hetero_to_homogeneous(hetero)
+    assert _edge_sets(flat) == EXPECTED_EDGES
+    batch = collate_graph_parts([hetero, midi_to_graph(_score())])
+    assert batch.num_graphs == 2 and batch.num_nodes == 10
+
+
+def test_midi_to_graph_errors(tmp_path):
+    with pytest.raises(MidiGraphError, match="not found"):
+        midi_to_graph(tmp_path / "missing.mid")
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not a midi file")
+    with pytest.raises(MidiGraphError, match="bad.mid"):
+        midi_to_graph(bad)
+    empty = symusic.Score(480)
+    empty.tracks.append(symusic.Track(program=0))
+    with pytest.raises(MidiGraphError, match="no pitched notes"):
+        midi_to_graph(empty)
+
+
+def test_drum_tracks_are_ignored():
+    score = _score(pedal=False)
+    drums = symusic.Track(program=0, is_drum=True)
+    drums.notes.append(symusic.Note(0, 120, 36, 100))
+    score.tracks.append(drums)
+    assert midi_to_graph(score).num_nodes == 5
+    assert torch.equal(midi_to_graph(score).edge_index, midi_to_graph(_score(pedal=False)).edge_index)
