@@ -69,7 +69,7 @@ def test_module_encode_pads_graphs_and_masked_nodes_do_not_change_scores():
     module = ScoreGraphModule(
         gnn_hidden_dim=16, num_gnn_layers=2, num_gat_heads=2, hidden_dim=8, projection_dim=4, num_dimensions=3
     ).eval()
-    features, mask = module.encode(collate_graph_parts([g1, g2]))
+    _, mask = module.encode(collate_graph_parts([g1, g2]))
     assert mask.sum(dim=1).tolist() == [g1.num_nodes, g2.num_nodes]
     both = module.predict_scores(collate_graph_parts([g1, g2]))
     alone = module.predict_scores(collate_graph_parts([g2]))

@@ -84,7 +84,7 @@ def test_midi_to_graph_errors(tmp_path):
         midi_to_graph(tmp_path / "missing.mid")
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"not a midi file")
-    with pytest.raises(MidiGraphError, match="bad.mid"):
+    with pytest.raises(MidiGraphError, match=r"bad\.mid"):
         midi_to_graph(bad)
     empty = symusic.Score(480)
     empty.tracks.append(symusic.Track(program=0))

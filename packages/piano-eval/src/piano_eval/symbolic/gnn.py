@@ -201,7 +201,7 @@ def link_prediction_loss(
         raise ValueError("link prediction needs a graph with at least two edges")
     device = graph.edge_index.device
     order = torch.randperm(num_edges, generator=generator, device="cpu").to(device)
-    num_held = max(1, int(round(mask_ratio * num_edges)))
+    num_held = max(1, round(mask_ratio * num_edges))
     held, kept = order[:num_held], order[num_held:]
     batch_vector = (
         graph.batch
