@@ -128,6 +128,28 @@ def test_ghost_notes_never_duplicate_a_snare(pattern: Pattern, prob: float, seed
     assert validate(out).ok or not validate(pattern).ok
 
 
+@st.composite
+def loose_patterns(draw) -> Pattern:
+    """Off-grid patterns like model output or recordings (any tick, any drum)."""
+    pitches = [*PITCHES, gm.OPEN_HIHAT, gm.PEDAL_HIHAT, gm.CRASH, gm.LOW_TOM]
+    cells = draw(
+        st.sets(st.tuples(st.integers(0, 2 * 1920 - 1), st.sampled_from(pitches)), min_size=1, max_size=40)
+    )
+    return Pattern(tuple(DrumNote(t, p, 90, 30) for t, p in cells), 100.0, bars=2)
+
+
+@PROPERTY
+@given(loose_patterns(), st.sampled_from(list_styles()), st.integers(0, 2**16))
+def test_any_valid_input_humanizes_to_a_valid_pattern(pattern: Pattern, style, seed: int) -> None:
+    if not validate(pattern).ok:
+        with pytest.raises(PatternValidationError, match="input to humanize"):
+            humanize(pattern, style, seed=seed)
+        return
+    out = humanize(pattern, style, seed=seed)
+    assert validate(out).ok and out.humanized
+    assert all(0 <= n.time < out.length_ticks for n in out.notes)
+
+
 # ---------------------------------------------------------------- individual steps
 def _hats(step: int = 120, bars: int = 1) -> Pattern:
     return Pattern(

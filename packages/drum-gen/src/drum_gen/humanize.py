@@ -17,6 +17,7 @@ result is re-validated and any error raises instead of returning an unplayable p
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ from drum_gen.styles import StyleSpec, get_style
 from drum_gen.validation import validate
 
 SeedLike = int | np.random.Generator | None
+
+
+HUMANIZE_ATTEMPTS = 8
+"""Seeded re-draws tried when random jitter or ghost notes happen to crowd a chord past the limb limit."""
 
 
 class HumanizeError(ValueError):
@@ -134,6 +139,33 @@ def _merge(notes: Iterable[DrumNote]) -> list[DrumNote]:
     return list(merged.values())
 
 
+def _retime(pattern: Pattern, proposed: Sequence[int]) -> Pattern:
+    """Move notes to ``proposed`` ticks while keeping every voice playable.
+
+    Within a voice (a pitch; all hi-hat states count as one) notes keep their order and at least
+    ``min(original gap, a 64th-note triplet)`` between them, and stay inside ``[0, length)`` when the
+    length is declared. A forward pass enforces the lower bounds, a backward pass the upper ones;
+    the original times satisfy both, so a solution always exists. This is what stops swing
+    compression or jitter from creating duplicates, flams or open/closed hi-hat clashes.
+    """
+    cap = max(1, pattern.ticks_per_beat // 32)
+    last = pattern.length_ticks - 1 if pattern.bars is not None else None
+    new = [max(0, t) if last is None else min(max(0, t), last) for t in proposed]
+    voices: dict[int, list[int]] = {}
+    for i, note in enumerate(pattern.notes):
+        voices.setdefault(_voice(note.pitch), []).append(i)
+    for idx in voices.values():
+        gaps = [min(pattern.notes[b].time - pattern.notes[a].time, cap) for a, b in itertools.pairwise(idx)]
+        for k in range(1, len(idx)):
+            new[idx[k]] = max(new[idx[k]], new[idx[k - 1]] + gaps[k - 1])
+        if last is not None:
+            new[idx[-1]] = min(new[idx[-1]], last)
+            for k in range(len(idx) - 2, -1, -1):
+                new[idx[k]] = min(new[idx[k]], new[idx[k + 1]] - gaps[k])
+    notes = [dataclasses.replace(n, time=max(0, t)) for n, t in zip(pattern.notes, new, strict=True)]
+    return pattern.with_notes(_merge(notes))
+
+
 def apply_swing(pattern: Pattern, swing_percent: float, resolution: int = 16) -> Pattern:
     """MPC swing (see module docstring); 50% returns an equal pattern."""
     _check_swing(swing_percent, resolution)
@@ -143,21 +175,21 @@ def apply_swing(pattern: Pattern, swing_percent: float, resolution: int = 16) ->
     span = 2 * step
     bar_ticks = pattern.ticks_per_bar
     off_beat = swing_percent / 100.0 * span
-    notes = []
+    times = []
     for note in pattern.notes:
         bar_start = note.time // bar_ticks * bar_ticks
         rel = note.time - bar_start
         pair = rel // span
         if (pair + 1) * span > bar_ticks:  # incomplete pair at the end of an odd bar: straight
-            notes.append(note)
+            times.append(note.time)
             continue
         offset = rel - pair * span
         if offset <= step:
             warped = offset * off_beat / step
         else:
             warped = off_beat + (offset - step) * (span - off_beat) / step
-        notes.append(dataclasses.replace(note, time=bar_start + pair * span + _round(warped)))
-    return pattern.with_notes(_merge(notes))
+        times.append(bar_start + pair * span + _round(warped))
+    return _retime(pattern, times)
 
 
 def _offset_for(pitch: int, offsets_ms: Mapping[int, float]) -> float:
@@ -182,8 +214,8 @@ def add_microtiming(
     """Gaussian timing jitter (clipped at ``clip_sigmas``) plus fixed per-pitch offsets in ms.
 
     Offsets are looked up by exact pitch, then by the pitch's class (an offset for 38 also moves 40).
-    Times never go negative or past the declared length, and each voice keeps its order, so jitter
-    cannot create duplicate or reordered hits.
+    Times never go negative or past the declared length, and each voice keeps its order and spacing
+    (see :func:`_retime`), so jitter cannot create duplicate, reordered or clashing hits.
     """
     if sigma_ms < 0:
         raise HumanizeError(f"sigma_ms must be >= 0, got {sigma_ms}")
@@ -194,25 +226,11 @@ def add_microtiming(
     )
     if sigma_ms > 0:
         jitter = np.clip(jitter, -clip_sigmas * sigma_ms, clip_sigmas * sigma_ms)
-    last_tick = pattern.length_ticks - 1 if pattern.bars is not None else None
-    moved: dict[int, list[tuple[int, int]]] = {}
-    for i, note in enumerate(pattern.notes):
-        ms = float(jitter[i]) + _offset_for(note.pitch, offsets)
-        time = max(0, _round(note.time + pattern.ms_to_ticks(ms)))
-        if last_tick is not None:
-            time = min(time, last_tick)
-        moved.setdefault(_voice(note.pitch), []).append((i, time))
-    new_times = [0] * len(pattern.notes)
-    for entries in moved.values():
-        previous_original, previous_new = None, -1
-        for i, time in entries:  # entries are in original (sorted) order
-            original = pattern.notes[i].time
-            if previous_original is not None and original > previous_original:
-                time = max(time, previous_new + 1)
-            new_times[i] = time
-            previous_original, previous_new = original, time
-    notes = [dataclasses.replace(n, time=t) for n, t in zip(pattern.notes, new_times, strict=True)]
-    return pattern.with_notes(_merge(notes))
+    times = [
+        _round(note.time + pattern.ms_to_ticks(float(jitter[i]) + _offset_for(note.pitch, offsets)))
+        for i, note in enumerate(pattern.notes)
+    ]
+    return _retime(pattern, times)
 
 
 def vary_velocity(pattern: Pattern, amount: float, *, seed: SeedLike = 0) -> Pattern:
@@ -351,7 +369,9 @@ def humanize(
     """Full chain, once: ghost notes -> accents -> swing -> micro-timing -> velocity -> re-validation.
 
     Ghost notes and accents are placed on the straight grid before swing so they swing with the
-    groove. Raises :class:`AlreadyHumanizedError` for a humanized input and
+    groove. If the random draws crowd a chord past ``max_simultaneous``, the chain is re-drawn from
+    ``(seed, attempt)`` (deterministic) up to :data:`HUMANIZE_ATTEMPTS` times before raising.
+    Raises :class:`AlreadyHumanizedError` for a humanized input and
     :class:`~drum_gen.validation.PatternValidationError` for an invalid input or result.
     """
     if pattern.humanized:
@@ -359,12 +379,25 @@ def humanize(
             "pattern is already humanized; humanize a quantized pattern once "
             "(set humanized=False explicitly only if you really want to stack humanization)"
         )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise HumanizeError(f"seed must be a non-negative integer, got {seed!r}")
     if config is None:
         if style is None:
             raise HumanizeError("humanize needs a style or a HumanizeConfig")
         config = HumanizeConfig.from_style(style)
     validate(pattern, max_simultaneous=config.max_simultaneous).raise_for_errors("input to humanize")
-    rng = np.random.default_rng(seed)
+    report = None
+    for attempt in range(HUMANIZE_ATTEMPTS):
+        result = _humanize_once(pattern, config, np.random.default_rng([seed, attempt]))
+        report = validate(result, max_simultaneous=config.max_simultaneous)
+        if report.ok:
+            return result
+    assert report is not None
+    report.raise_for_errors(f"humanized pattern (after {HUMANIZE_ATTEMPTS} seeded attempts)")
+    raise AssertionError("unreachable")
+
+
+def _humanize_once(pattern: Pattern, config: HumanizeConfig, rng: np.random.Generator) -> Pattern:
     result = add_ghost_notes(
         pattern,
         config.ghost_note_prob,
@@ -382,6 +415,4 @@ def humanize(
         clip_sigmas=config.microtiming_clip_sigmas,
     )
     result = vary_velocity(result, config.velocity_variation, seed=rng)
-    result = trim_overlaps(result).replace(humanized=True)
-    validate(result, max_simultaneous=config.max_simultaneous).raise_for_errors("humanized pattern")
-    return result
+    return trim_overlaps(result).replace(humanized=True)
