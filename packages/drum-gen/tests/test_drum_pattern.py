@@ -26,6 +26,18 @@ def _pattern(**kwargs) -> Pattern:
     return Pattern(notes, **{"tempo_bpm": 93.0, **kwargs})
 
 
+def test_numpy_and_integral_float_values_are_accepted() -> None:
+    import numpy as np
+
+    note = DrumNote(np.int64(480), np.int32(38), 100.0, np.int16(30))
+    assert (note.time, note.pitch, note.velocity, note.duration) == (480, 38, 100, 30)
+    assert type(note.time) is int
+    pattern = Pattern((note,), np.float32(90.0), (np.int64(3), 4), np.int64(480), bars=np.int64(2))
+    assert pattern.num_bars == 2 and type(pattern.ticks_per_beat) is int
+    with pytest.raises(PatternError, match="must be an integer"):
+        DrumNote(True, 38, 100, 30)
+
+
 def test_notes_are_sorted_by_time_then_pitch() -> None:
     pattern = _pattern()
     assert [(n.time, n.pitch) for n in pattern.notes] == [(0, 36), (0, 42), (240, 42), (480, 38)]

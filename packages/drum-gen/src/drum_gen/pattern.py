@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,17 @@ class NoDrumTrackError(PatternError):
     """A MIDI file without any drum (channel 10) track."""
 
 
+def _as_int(value: Any, name: str) -> int:
+    """Accept Python/numpy integers and integral floats (tensor.item() output); reject anything else."""
+    if isinstance(value, bool):
+        raise PatternError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return int(value)
+    raise PatternError(f"{name} must be an integer, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class DrumNote:
     """One drum hit. Times in ticks; ``velocity`` 1-127 (0 would be a MIDI note-off)."""
@@ -44,12 +56,7 @@ class DrumNote:
 
     def __post_init__(self) -> None:
         for name in ("time", "pitch", "velocity", "duration"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, float) and value.is_integer():
-                    object.__setattr__(self, name, int(value))
-                else:
-                    raise PatternError(f"DrumNote.{name} must be an integer, got {value!r}")
+            object.__setattr__(self, name, _as_int(getattr(self, name), f"DrumNote.{name}"))
         if self.time < 0:
             raise PatternError(f"DrumNote.time must be >= 0, got {self.time}")
         if not 0 <= self.pitch <= 127:
@@ -138,7 +145,15 @@ class Pattern:
             if not isinstance(note, DrumNote):
                 raise PatternError(f"Pattern.notes must contain DrumNote objects, got {type(note).__name__}")
         object.__setattr__(self, "notes", tuple(sorted(notes, key=lambda n: (n.time, n.pitch))))
-        object.__setattr__(self, "time_signature", tuple(int(x) for x in self.time_signature))
+        object.__setattr__(
+            self, "time_signature", tuple(_as_int(x, "time_signature") for x in self.time_signature)
+        )
+        object.__setattr__(self, "ticks_per_beat", _as_int(self.ticks_per_beat, "ticks_per_beat"))
+        if self.bars is not None:
+            object.__setattr__(self, "bars", _as_int(self.bars, "bars"))
+        object.__setattr__(self, "humanized", bool(self.humanized))
+        if not isinstance(self.tempo_bpm, numbers.Real):
+            raise PatternError(f"tempo_bpm must be a positive finite number, got {self.tempo_bpm!r}")
         object.__setattr__(self, "tempo_bpm", float(self.tempo_bpm))
         _check_meter(self.tempo_bpm, self.time_signature, self.ticks_per_beat)
         if self.bars is not None and (not isinstance(self.bars, int) or self.bars < 1):
