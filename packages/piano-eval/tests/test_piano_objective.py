@@ -10,9 +10,9 @@ from piano_eval.objective import (
     PerformancePairDataset,
     collate_embedding_pairs,
     pad_sequences,
-    pairwise_accuracy,
 )
 from piano_eval.testing import make_smoke_trainer, make_synthetic_pair_loader, make_synthetic_performances
+from shared_audio_core import metrics
 
 
 def _out(z, proj, scores):
@@ -105,14 +105,6 @@ def test_pair_dataset_pairs_within_pieces_and_collates_with_masks():
         pad_sequences([torch.zeros(0, 3)])
 
 
-def test_pairwise_accuracy_ignores_ambiguous_entries():
-    logits = torch.tensor([[1.0, -1.0], [0.5, 0.8]])
-    a = torch.tensor([[0.8, 0.3], [0.6, 0.52]])
-    b = torch.tensor([[0.3, 0.8], [0.4, 0.5]])
-    assert pairwise_accuracy(logits, a, b).item() == pytest.approx(1.0)
-    assert pairwise_accuracy(-logits, a, b).item() == pytest.approx(0.0)
-
-
 def test_embedding_module_trains_on_planted_signal_with_lightning():
     torch.manual_seed(0)
     loader = make_synthetic_pair_loader(
@@ -132,6 +124,12 @@ def test_embedding_module_trains_on_planted_signal_with_lightning():
         after = module.pair_losses(batch)[0]["total"].item()
     assert after < 0.7 * before
     assert trainer.callback_metrics["val/pairwise_accuracy"] > 0.75
+    # The logged accuracy is the core's definition over the whole validation set.
+    full = collate_embedding_pairs([loader.dataset[i] for i in range(len(loader.dataset))])
+    with torch.no_grad():
+        logits = module.compare(full["a"], full["b"])
+    expected = metrics.pairwise_accuracy(logits, full["labels_a"], full["labels_b"], 0.05).overall
+    assert float(trainer.callback_metrics["val/pairwise_accuracy"]) == pytest.approx(expected, abs=1e-5)
     assert "val/r2" in trainer.callback_metrics
     assert module.hparams["input_dim"] == 8
     # Ranking direction: swapping a and b flips every logit.

@@ -19,6 +19,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from shared_audio_core import metrics
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -138,35 +139,6 @@ class PerformanceObjective(nn.Module):
         return torch.stack([self.config.weight(t) * v for t, v in present.items()]).sum()
 
 
-def pairwise_accuracy(
-    logits: torch.Tensor, labels_a: torch.Tensor, labels_b: torch.Tensor, ambiguity_threshold: float = 0.05
-) -> torch.Tensor:
-    """Fraction of unambiguous (pair, dimension) entries where ``sign(logit) == sign(Δlabel)``."""
-    valid = ambiguity_mask(labels_a, labels_b, ambiguity_threshold)
-    if not bool(valid.any()):
-        raise ValueError("no unambiguous pairs to score")
-    correct = (logits > 0) == (labels_a > labels_b)
-    return correct[valid].float().mean()
-
-
-def r2_score(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Coefficient of determination over all entries (flattened)."""
-    residual = (target - pred).pow(2).sum()
-    total = (target - target.mean()).pow(2).sum()
-    if float(total) == 0.0:
-        raise ValueError("R² is undefined for constant targets")
-    return 1.0 - residual / total
-
-
-def _shared_metrics() -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
-    """The core's metric functions when the installed core provides them."""
-    try:
-        from shared_audio_core import metrics
-    except ImportError:
-        return None, None
-    return getattr(metrics, "pairwise_accuracy", None), getattr(metrics, "r2_score", None)
-
-
 class PerformanceModule(L.LightningModule, abc.ABC):
     """Encoder → :class:`PerformanceScorer` (head + antisymmetric comparator) → :class:`PerformanceObjective`.
 
@@ -270,31 +242,19 @@ class PerformanceModule(L.LightningModule, abc.ABC):
         self._val_outputs = []
 
     def on_validation_epoch_end(self) -> None:
+        """Log pooled pairwise accuracy and R² (the core's definitions) over the whole validation set."""
         if not self._val_outputs:
             return
-        merged = {k: torch.cat([o[k] for o in self._val_outputs]) for k in self._val_outputs[0]}
+        merged = {k: torch.cat([o[k] for o in self._val_outputs]).float().cpu() for k in self._val_outputs[0]}
         self._val_outputs = []
         threshold = self.objective.config.ambiguity_threshold
         if bool(ambiguity_mask(merged["labels_a"], merged["labels_b"], threshold).any()):
-            self.log("val/pairwise_accuracy", self.validation_pairwise_accuracy(merged, threshold))
+            accuracy = metrics.pairwise_accuracy(
+                merged["logits"], merged["labels_a"], merged["labels_b"], threshold
+            )
+            self.log("val/pairwise_accuracy", accuracy.overall)
         if float(merged["targets"].var()) > 0:
-            self.log("val/r2", self.validation_r2(merged))
-
-    @staticmethod
-    def validation_pairwise_accuracy(merged: Mapping[str, torch.Tensor], threshold: float) -> float:
-        shared_pairwise, _ = _shared_metrics()
-        if shared_pairwise is not None:
-            result = shared_pairwise(merged["logits"], merged["labels_a"], merged["labels_b"], threshold)
-            return float(result["overall"] if isinstance(result, Mapping) else result)
-        return float(pairwise_accuracy(merged["logits"], merged["labels_a"], merged["labels_b"], threshold))
-
-    @staticmethod
-    def validation_r2(merged: Mapping[str, torch.Tensor]) -> float:
-        _, shared_r2 = _shared_metrics()
-        if shared_r2 is not None:
-            result = shared_r2(merged["scores"], merged["targets"])
-            return float(result["overall"] if isinstance(result, Mapping) else result)
-        return float(r2_score(merged["scores"], merged["targets"]))
+            self.log("val/r2", metrics.r2(merged["scores"], merged["targets"]))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.parameters() if p.requires_grad]
