@@ -162,12 +162,13 @@ def check_dataset(root: str | Path, *, decode: bool = True, progress: bool = Fal
 
     # ---- files
     if decode:
-        rows = [r for r in samples]
-        for row in tqdm(rows, desc="decoding files", unit="sample", disable=not progress):
+        seen_midi: set[str] = set()  # the clips of one performance share its MIDI file
+        for row in tqdm(samples, desc="decoding files", unit="sample", disable=not progress):
             midi = row.get("midi_path")
             if not midi or not (root / midi).is_file():
                 report.problems.append(f"{row['sample_id']}: MIDI file {midi} is missing")
-            else:
+            elif midi not in seen_midi:
+                seen_midi.add(midi)
                 error = _decode_midi(root / midi)
                 report.files_checked += 1
                 if error:

@@ -1,0 +1,306 @@
+"""Dataset generation: presets, plan, splits, determinism, resume, shards, checks and stats."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+from shared_audio_core.synth import default_soundfont
+from sousa_rudiments.dataset import (
+    SPLIT_NAMES,
+    CorruptDatasetError,
+    DatasetMismatchError,
+    GenerateConfig,
+    Shard,
+    check_dataset,
+    dataset_stats,
+    generate,
+    merge_shards,
+    plan_tasks,
+    split_profiles,
+)
+from sousa_rudiments.dataset.generate import finalize_existing
+from sousa_rudiments.dataset.plan import select_shard
+from sousa_rudiments.dataset.storage import LABEL_TABLES, atomic_write_bytes, remove_stale_temporaries
+from sousa_rudiments.presets import PRESETS, DatasetPreset, UnknownPresetError, get_preset
+from sousa_rudiments.profiles import SKILL_TIERS, generate_profiles
+
+TINY = get_preset("tiny")
+
+
+def _config(out: Path, **kwargs) -> GenerateConfig:
+    values = {"output_dir": out, "preset": TINY, "seed": 0, "progress": False}
+    values.update(kwargs)
+    if values.get("with_audio"):
+        values.setdefault("soundfonts", (default_soundfont(),))
+    return GenerateConfig(**values)
+
+
+def label_bytes(root: Path) -> dict[str, bytes]:
+    files = {name: (root / "labels" / f"{name}.parquet").read_bytes() for name in LABEL_TABLES}
+    files["splits"] = (root / "splits.json").read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def labels_dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sousa_labels") / "tiny"
+    generate(_config(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def audio_dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sousa_audio") / "tiny"
+    generate(_config(out, with_audio=True))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ presets
+def test_full_preset_is_100k_clips_from_20k_performances():
+    full = get_preset("full")
+    assert full.num_performances() == 20_000
+    assert full.num_samples(with_audio=True) == 100_000
+    assert full.num_samples(with_audio=False) == 20_000
+    assert list(PRESETS) == ["tiny", "small", "medium", "full"]
+
+
+def test_unknown_preset_lists_valid_names():
+    with pytest.raises(UnknownPresetError, match="tiny, small, medium, full"):
+        get_preset("huge")
+
+
+def test_preset_round_trips_and_validates():
+    for preset in PRESETS.values():
+        assert DatasetPreset.from_dict(json.loads(json.dumps(preset.to_dict()))) == preset
+    with pytest.raises(ValueError, match="unknown drum kits"):
+        dataclasses.replace(TINY, kits=("standard", "marching"))
+    with pytest.raises(ValueError, match="repeat"):
+        dataclasses.replace(TINY, augmentations=("garage", "garage"))
+
+
+def test_presets_name_existing_augmentations():
+    from shared_audio_core.augment import list_presets
+
+    for preset in PRESETS.values():
+        assert set(preset.augmentations) <= set(list_presets())
+
+
+# ------------------------------------------------------------------------------------------ plan
+def test_plan_ids_are_unique_and_shards_partition_it():
+    profiles = [p.profile_id for p in generate_profiles(4, 0)]
+    tasks = plan_tasks(TINY, profiles, list(TINY.rudiments), with_audio=True)
+    assert len(tasks) == TINY.num_performances()
+    sample_ids = [s.sample_id for t in tasks for s in t.samples]
+    assert len(sample_ids) == len(set(sample_ids)) == TINY.num_samples(with_audio=True)
+    shards = [select_shard(tasks, Shard(i, 3)) for i in range(3)]
+    ids = [t.performance_id for shard in shards for t in shard]
+    assert sorted(ids) == sorted(t.performance_id for t in tasks)
+    assert Shard.parse(" 2/5 ") == Shard(2, 5)
+    for bad in ("5/5", "a/b", "1", "-1/3"):
+        with pytest.raises(ValueError):
+            Shard.parse(bad)
+
+
+# ------------------------------------------------------------------------------------------ splits
+def test_splits_are_by_profile_stratified_and_70_15_15():
+    profiles = generate_profiles(100, seed=5)
+    assignment = split_profiles([(p.profile_id, p.skill_tier) for p in profiles], seed=5)
+    sizes = {name: len(ids) for name, ids in assignment.profiles.items()}
+    assert sizes == {"train": 70, "validation": 15, "test": 15}
+    all_ids = [pid for ids in assignment.profiles.values() for pid in ids]
+    assert sorted(all_ids) == sorted(p.profile_id for p in profiles)  # each profile in exactly one split
+    tier_of = {p.profile_id: p.skill_tier for p in profiles}
+    for name in SPLIT_NAMES:
+        tiers = Counter(tier_of[pid] for pid in assignment.profiles[name])
+        assert set(tiers) == set(SKILL_TIERS), f"{name} misses a tier: {tiers}"
+        share = len(assignment.profiles[name]) / 100
+        for tier in SKILL_TIERS:  # every tier is ~25% of every split
+            assert abs(tiers[tier] / len(assignment.profiles[name]) - 0.25) < 0.1 + 0.5 / (share * 100)
+
+
+def test_splits_are_seeded_and_never_empty():
+    pairs = [(p.profile_id, p.skill_tier) for p in generate_profiles(12, 0)]
+    assert split_profiles(pairs, 1).profiles == split_profiles(pairs, 1).profiles
+    assert split_profiles(pairs, 1).profiles != split_profiles(pairs, 2).profiles
+    tiny = split_profiles([(p.profile_id, p.skill_tier) for p in generate_profiles(4, 0)], 0)
+    assert {k: len(v) for k, v in tiny.profiles.items()} == {"train": 2, "validation": 1, "test": 1}
+
+
+# ------------------------------------------------------------------------------------------ generate
+def test_labels_only_dataset_layout_and_check(labels_dataset):
+    report = check_dataset(labels_dataset)
+    assert report.ok, report.summary()
+    metadata = json.loads((labels_dataset / "metadata.json").read_text())
+    assert metadata["complete"] and metadata["seed"] == 0 and metadata["preset"]["name"] == "tiny"
+    assert metadata["generator_version"] and metadata["with_audio"] is False
+    samples = pq.read_table(labels_dataset / "labels" / "samples.parquet").to_pylist()
+    assert len(samples) == TINY.num_samples(with_audio=False) == metadata["counts"]["num_samples"]
+    assert [r["sample_id"] for r in samples] == sorted(r["sample_id"] for r in samples)
+    for row in samples:
+        assert row["midi_path"] == f"midi/{row['rudiment_slug']}/{row['sample_id']}.mid"
+        assert row["audio_path"] is None and row["kit"] is None
+        assert (labels_dataset / row["midi_path"]).is_file()
+    strokes = pq.read_table(labels_dataset / "labels" / "strokes.parquet")
+    assert strokes.column_names[0] == "sample_id"
+    keys = list(
+        zip(strokes.column("sample_id").to_pylist(), strokes.column("index").to_pylist(), strict=True)
+    )
+    assert keys == sorted(keys)
+
+
+def test_same_seed_gives_byte_identical_labels_and_other_seed_differs(labels_dataset, tmp_path):
+    again = tmp_path / "again"
+    generate(_config(again))
+    assert label_bytes(again) == label_bytes(labels_dataset)
+    other = tmp_path / "other"
+    generate(_config(other, seed=1))
+    assert label_bytes(other)["strokes"] != label_bytes(labels_dataset)["strokes"]
+
+
+def test_audio_dataset_records_timbre_and_augmentation(audio_dataset):
+    report = check_dataset(audio_dataset)
+    assert report.ok, report.summary()
+    assert report.files_checked == TINY.num_performances() + TINY.num_samples(with_audio=True)
+    samples = pq.read_table(audio_dataset / "labels" / "samples.parquet").to_pylist()
+    assert len(samples) == TINY.num_samples(with_audio=True)
+    by_group = Counter(r["augmentation_group_id"] for r in samples)
+    assert set(by_group.values()) == {len(TINY.augmentations)}
+    for row in samples:
+        assert row["soundfont"] == default_soundfont().name
+        assert row["kit"] in TINY.kits and row["snare_note"] in TINY.snare_notes
+        assert row["augmentation_preset"] in TINY.augmentations
+        assert row["audio_path"] == f"audio/{row['rudiment_slug']}/{row['sample_id']}.flac"
+        assert 0 < row["aug_peak_scale"] <= 1.0
+        info = sf.info(str(audio_dataset / row["audio_path"]))
+        assert info.samplerate == TINY.sample_rate == row["sample_rate"]
+        assert info.subtype == "PCM_24"
+        assert info.duration == pytest.approx(row["duration_sec"], abs=0.01)
+    assert any(k.startswith("aug_reverb") or k.startswith("aug_eq") for k in samples[0])
+
+
+def test_shards_merge_into_the_clean_dataset(labels_dataset, tmp_path):
+    shard_dirs = []
+    for i in range(2):
+        out = tmp_path / f"shard{i}"
+        result = generate(_config(out, shard=Shard(i, 2)))
+        assert not result.finalized and not (out / "labels").exists()
+        shard_dirs.append(out)
+    merged = tmp_path / "merged"
+    merge_shards(shard_dirs, merged, progress=False)
+    assert finalize_existing(merged, progress=False) == TINY.num_samples(with_audio=False)
+    assert label_bytes(merged) == label_bytes(labels_dataset)
+    # The other route: copy shard 1 into shard 0's directory and rerun without --shard.
+    shutil.copytree(shard_dirs[1] / "_parts", shard_dirs[0] / "_parts", dirs_exist_ok=True)
+    shutil.copytree(shard_dirs[1] / "midi", shard_dirs[0] / "midi", dirs_exist_ok=True)
+    result = generate(_config(shard_dirs[0]))
+    assert result.generated == 0 and result.finalized
+    assert label_bytes(shard_dirs[0]) == label_bytes(labels_dataset)
+
+
+def test_resume_redoes_corrupt_and_missing_work_only(labels_dataset, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(labels_dataset, work)
+    parts = sorted((work / "_parts").glob("*/*.json"))
+    parts[0].write_text("{ truncated")  # corrupt marker
+    midi = sorted((work / "midi").glob("*/*.mid"))
+    victim = next(m for m in midi if m.stem != parts[0].stem)
+    victim.write_bytes(victim.read_bytes()[:10])  # corrupt media behind a valid marker
+    (work / "labels" / "strokes.parquet").write_bytes(b"garbage")  # final tables are rebuilt anyway
+    (work / "midi" / "flam-tap" / ".x.mid.123.tmp").write_bytes(b"partial")  # leftover of a killed write
+    result = generate(_config(work))
+    assert result.generated == 2 and result.reused == TINY.num_performances() - 2
+    assert len(result.redone) == 2
+    assert not (work / "midi" / "flam-tap" / ".x.mid.123.tmp").exists()
+    assert label_bytes(work) == label_bytes(labels_dataset)
+    assert check_dataset(work).ok
+
+
+def test_different_configuration_is_refused_and_nothing_changes(labels_dataset, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(labels_dataset, work)
+    before = {p: p.read_bytes() for p in work.rglob("*") if p.is_file()}
+    with pytest.raises(DatasetMismatchError, match="seed: existing 0, requested 1"):
+        generate(_config(work, seed=1))
+    with pytest.raises(DatasetMismatchError, match="preset: existing 'tiny', requested 'small'"):
+        generate(_config(work, preset=get_preset("small")))
+    with pytest.raises(DatasetMismatchError, match="with_audio"):
+        generate(_config(work, with_audio=True))
+    assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before
+
+
+def test_corrupt_metadata_is_an_error_that_keeps_files(labels_dataset, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(labels_dataset, work)
+    (work / "metadata.json").write_text("{not json")
+    n_files = sum(1 for p in work.rglob("*") if p.is_file())
+    with pytest.raises(CorruptDatasetError, match=r"metadata\.json is unreadable"):
+        generate(_config(work))
+    assert sum(1 for p in work.rglob("*") if p.is_file()) == n_files
+
+
+def test_foreign_non_empty_directory_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetMismatchError, match="not a SOUSA dataset directory"):
+        generate(_config(tmp_path))
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "midi" / "file.bin"
+    atomic_write_bytes(target, b"one")
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, 123)  # type: ignore[arg-type]
+    assert target.read_bytes() == b"one"
+    assert [p.name for p in target.parent.iterdir()] == ["file.bin"]
+    (target.parent / ".file.bin.abc.tmp").write_bytes(b"x")
+    assert remove_stale_temporaries(tmp_path) == 1
+
+
+# ------------------------------------------------------------------------------------------ check / stats
+def test_check_reports_missing_files_and_overlapping_splits(labels_dataset, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(labels_dataset, work)
+    removed = sorted((work / "midi").glob("*/*.mid"))[0]
+    removed.unlink()
+    splits = json.loads((work / "splits.json").read_text())
+    leaked = splits["splits"]["test"]["profiles"][0]
+    splits["splits"]["train"]["profiles"].append(leaked)
+    (work / "splits.json").write_text(json.dumps(splits))
+    report = check_dataset(work)
+    assert not report.ok
+    text = "\n".join(report.problems)
+    assert f"{removed.relative_to(work)} is missing" in text
+    assert f"profiles in both train and test: ['{leaked}']" in text
+
+
+def test_check_reports_corrupt_audio_and_wrong_counts(audio_dataset, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(audio_dataset, work)
+    flac = sorted((work / "audio").glob("*/*.flac"))[-1]
+    flac.write_bytes(b"fLaC" + b"\0" * 20)
+    table = pq.read_table(work / "labels" / "samples.parquet")
+    pq.write_table(table.slice(1), work / "labels" / "samples.parquet")
+    report = check_dataset(work)
+    text = "\n".join(report.problems)
+    assert flac.name in text
+    assert f"samples.parquet has {table.num_rows - 1} rows; preset 'tiny' plans {table.num_rows}" in text
+    assert "exercises.parquet does not have exactly one row per sample" in text
+
+
+def test_stats_tables_per_tier_rudiment_and_tempo(labels_dataset):
+    tables = dataset_stats(labels_dataset)
+    assert set(tables) == {"skill_tier", "rudiment_slug", "tempo_bpm"}
+    assert tables["skill_tier"]["samples"].sum() == TINY.num_samples(with_audio=False)
+    assert set(tables["rudiment_slug"].index) == set(TINY.rudiments)
+    tiers = tables["skill_tier"]
+    assert (
+        tiers.loc["beginner", "mean_abs_timing_error_ms"]
+        > tiers.loc["professional", "mean_abs_timing_error_ms"]
+    )
