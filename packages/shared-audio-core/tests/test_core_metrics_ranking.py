@@ -19,6 +19,8 @@ def test_pairwise_accuracy_seed_example_all_correct():
     labels_b = torch.tensor([[0.3, 0.8], [0.4, 0.5]])
     res = m.pairwise_accuracy(logits, labels_a, labels_b, threshold=0.05)
     assert res.overall == 1.0 and res.per_dimension == (1.0, 1.0)
+    # Positional threshold and float() work for callers that only want the pooled number.
+    assert float(m.pairwise_accuracy(logits, labels_a, labels_b, 0.45)) == 1.0
 
 
 def test_pairwise_accuracy_counts_ambiguity_and_zero_logits():

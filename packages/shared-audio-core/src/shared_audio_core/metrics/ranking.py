@@ -41,6 +41,10 @@ class PairwiseAccuracy:
     n_ignored: tuple[int, ...]
     threshold: float
 
+    def __float__(self) -> float:
+        """``float(result)`` is the pooled accuracy, for code that only wants one number."""
+        return self.overall
+
     @property
     def total_correct(self) -> int:
         return sum(self.n_correct)
@@ -65,7 +69,7 @@ class PairwiseAccuracy:
 
 
 def pairwise_accuracy(
-    logits: ArrayLike, labels_a: ArrayLike, labels_b: ArrayLike, *, threshold: float = 0.05
+    logits: ArrayLike, labels_a: ArrayLike, labels_b: ArrayLike, threshold: float = 0.05
 ) -> PairwiseAccuracy:
     """Accuracy of ranking logits ``[P]`` or ``[P, D]`` against label pairs of the same shape.
 
