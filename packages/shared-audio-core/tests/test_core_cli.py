@@ -13,6 +13,12 @@ from shared_audio_core.cli import main
 from shared_audio_core.synth import default_soundfont
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compatibility SoundFont copies go to a test folder, not ~/.cache."""
+    monkeypatch.setenv("SHARED_AUDIO_CORE_CACHE", str(tmp_path_factory.getbasetemp() / "core_cache"))
+
+
 def test_render_default_groove_with_preset_writes_decodable_flac(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import symusic
 from shared_audio_core.synth import (
-    DEFAULT_SOUNDFONT_DRUM_KEY_FIXES,
     EmptyMidiError,
     InvalidSoundFontError,
     MidiLoadError,
@@ -17,11 +16,18 @@ from shared_audio_core.synth import (
     default_soundfont,
     example_drum_midi,
     find_system_soundfonts,
+    prestosynth_compatible_soundfont,
     render_midi,
     velocity_gain,
 )
 
 SNARE = 38
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compatibility SoundFont copies go to a test folder, not ~/.cache."""
+    monkeypatch.setenv("SHARED_AUDIO_CORE_CACHE", str(tmp_path_factory.getbasetemp() / "core_cache"))
 
 
 def snare_score(
@@ -179,10 +185,52 @@ def test_mixed_velocities_sum_layers_in_place() -> None:
     assert 20 * np.log10(second / first) == pytest.approx(40 * np.log10(50 / 127), abs=1.0)
 
 
-def test_default_soundfont_acoustic_snare_is_not_a_click() -> None:
+def test_every_gm_drum_key_sounds_not_a_click() -> None:
     sr = 16000
-    assert DEFAULT_SOUNDFONT_DRUM_KEY_FIXES[SNARE] == 40
-    fixed = render_midi(snare_score([0.1]), sample_rate=sr)
-    raw = render_midi(snare_score([0.1]), sample_rate=sr, drum_key_map={})
-    assert active_seconds(raw, sr) < 0.02  # prestosynth truncates TimGM6mb key 38 to a click
-    assert active_seconds(fixed, sr) > 0.05
+    for key in (35, 36, 38, 40, 42, 46, 49, 56, 60, 69, 75):
+        fixed = render_midi(snare_score([0.1], pitch=key), sample_rate=sr)
+        assert active_seconds(fixed, sr) > 0.05, key
+    # prestosynth alone truncates TimGM6mb's acoustic snare (no sustain generator) to a click
+    raw = render_midi(snare_score([0.1]), sample_rate=sr, sf2_compat=False)
+    assert active_seconds(raw, sr) < 0.02
+
+
+def strongest_frequency(audio: np.ndarray, sr: int) -> float:
+    window = audio * np.hanning(len(audio))
+    spectrum = np.abs(np.fft.rfft(window, n=8 * len(audio)))
+    return float(np.fft.rfftfreq(8 * len(audio), 1 / sr)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize(("program", "key"), [(0, 57), (0, 69), (40, 69), (24, 64)])
+def test_melodic_notes_sound_at_their_pitch(program: int, key: int) -> None:
+    sr = 22050
+    score = symusic.Score(480)
+    track = symusic.Track("melody", program=program)
+    track.notes.append(symusic.Note(0, 960, key, 100))
+    score.tracks.append(track)
+    expected = 440.0 * 2 ** ((key - 69) / 12)
+    audio = render_midi(score, sample_rate=sr)[1000 : sr // 2]
+    assert strongest_frequency(audio, sr) == pytest.approx(expected, rel=0.02)
+    if program == 0:  # raw prestosynth ignores the zones' root keys: the piano is far out of tune
+        raw = render_midi(score, sample_rate=sr, sf2_compat=False)[1000 : sr // 2]
+        assert abs(np.log2(strongest_frequency(raw, sr) / expected)) > 0.5
+
+
+def test_compatible_copy_is_cached_and_rejects_non_soundfonts(tmp_path: Path) -> None:
+    first = prestosynth_compatible_soundfont(cache_dir=tmp_path)
+    mtime = first.stat().st_mtime_ns
+    assert first.parent == tmp_path and first.suffix == ".sf2"
+    assert prestosynth_compatible_soundfont(default_soundfont(), cache_dir=tmp_path) == first
+    assert first.stat().st_mtime_ns == mtime
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temp files left
+    fake = tmp_path / "fake.sf2"
+    fake.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt ")
+    with pytest.raises(InvalidSoundFontError, match=r"fake\.sf2"):
+        prestosynth_compatible_soundfont(fake, cache_dir=tmp_path / "out")
+
+
+def test_drum_key_map_remaps_drum_keys_only() -> None:
+    sr = 16000
+    remapped = render_midi(snare_score([0.1]), sample_rate=sr, drum_key_map={38: 40})
+    direct = render_midi(snare_score([0.1], pitch=40), sample_rate=sr)
+    np.testing.assert_array_equal(remapped, direct)

@@ -3,22 +3,32 @@
 symusic is pinned below 0.6 because 0.6.0's ``Synthesizer.render`` is broken. Drum tracks
 (``Track.is_drum``, i.e. MIDI channel 10) are rendered from the SoundFont's percussion bank.
 
-Two prestosynth limitations (symusic 0.5.9) are handled here, both measured, both documented:
+Three defects of prestosynth (symusic 0.5.9's engine) are corrected here, each measured and tested:
 
-* **Velocity does not change loudness.** prestosynth does not implement SoundFont modulators, so
-  the standard velocity→attenuation modulator is missing: a velocity-20 note renders exactly as
-  loud as a velocity-127 one (velocity only picks the sample layer). ``render_midi`` therefore
-  renders one pass per distinct velocity and scales it by ``velocity_gain(v)`` = (v/127)², the
-  -40·log10(127/v) dB curve of the SF2 default modulator (as FluidSynth applies it).
-* **Some TimGM6mb drum keys render as ~5 ms clicks** (38 acoustic snare, 56, 60-62, 69, 70, 73-80)
-  although their samples are 50-150 ms long. With the default SoundFont, key 38 is played on key
-  40 (electric snare, which renders fully) — see ``DEFAULT_SOUNDFONT_DRUM_KEY_FIXES``.
+* **Root keys are ignored.** prestosynth pitches every sample from the sample header's original
+  pitch and ignores the zone's ``overridingRootKey``; multi-sampled instruments come out wildly
+  out of tune (TimGM6mb piano A4 sounded at ~1660 Hz, the acoustic snare 14 semitones low).
+* **Zones without an explicit sustain level render as ~5 ms clicks** (a quarter of TimGM6mb's
+  zones, e.g. acoustic snare 38, bongos, congas, cowbell).
+* **Velocity does not change loudness** (SoundFont modulators are not implemented, so the standard
+  velocity→attenuation modulator is missing; velocity only picks the sample layer).
+
+The first two are fixed by rendering from a *compatibility copy* of the SoundFont
+(``prestosynth_compatible_soundfont``): each zone with a root-key override points to a duplicate
+sample header whose original pitch is that root key, and zones lacking a sustain generator get the
+value prestosynth reads as full sustain. The copy is written once per SoundFont to a cache folder.
+Velocity is fixed by rendering one pass per distinct velocity and scaling it by ``velocity_gain(v)``
+= (v/127)², the -40·log10(127/v) dB curve of the SF2 default modulator (as FluidSynth applies it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import os
+import struct
+import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -27,7 +37,6 @@ import numpy as np
 import symusic
 
 __all__ = [
-    "DEFAULT_SOUNDFONT_DRUM_KEY_FIXES",
     "SOUNDFONT_SUFFIXES",
     "SYSTEM_SOUNDFONT_DIRS",
     "EmptyMidiError",
@@ -38,6 +47,7 @@ __all__ = [
     "example_drum_midi",
     "find_system_soundfonts",
     "load_score",
+    "prestosynth_compatible_soundfont",
     "render_midi",
     "resolve_soundfont",
     "velocity_gain",
@@ -57,11 +67,6 @@ SYSTEM_SOUNDFONT_DIRS: tuple[str, ...] = (
     "/opt/homebrew/share/soundfonts",
     "~/.local/share/soundfonts",
 )
-
-
-#: GM drum keys that prestosynth truncates to a click with TimGM6mb, mapped to a key that renders.
-#: Only the snare has a same-family substitute; the other broken keys are left alone.
-DEFAULT_SOUNDFONT_DRUM_KEY_FIXES: dict[int, int] = {38: 40}
 
 
 class SoundFontNotFoundError(FileNotFoundError):
@@ -124,6 +129,160 @@ def resolve_soundfont(soundfont: str | Path | None = None) -> Path:
     return path.resolve()
 
 
+# ----------------------------------------------------------------------------- SoundFont compatibility
+_COMPAT_REVISION = 1
+_GEN_SUSTAIN_VOL_ENV = 37
+_GEN_SAMPLE_ID = 53
+_GEN_OVERRIDING_ROOT_KEY = 58
+#: sustainVolEnv value that prestosynth 0.5.x renders as a held (full-level) sustain.
+_PRESTO_FULL_SUSTAIN = 1000
+_SHDR_SIZE = 46
+_PDTA_CHUNKS = (b"phdr", b"pbag", b"pmod", b"pgen", b"inst", b"ibag", b"imod", b"igen", b"shdr")
+
+
+def _cache_root() -> Path:
+    root = os.environ.get("SHARED_AUDIO_CORE_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "shared_audio_core"
+
+
+def _riff_children(data: bytes | bytearray, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(chunk id, body start, body end) of the RIFF chunks in ``data[start:end]``."""
+    children = []
+    pos = start
+    while pos + 8 <= end:
+        chunk_id = bytes(data[pos : pos + 4])
+        (size,) = struct.unpack_from("<I", data, pos + 4)
+        children.append((chunk_id, pos + 8, min(pos + 8 + size, end)))
+        pos += 8 + size + (size & 1)
+    return children
+
+
+def _patch_pdta(chunks: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """Return new ``ibag``/``igen``/``shdr`` chunk bodies with root keys and sustains made explicit."""
+    inst, ibag, igen, shdr = chunks[b"inst"], chunks[b"ibag"], chunks[b"igen"], chunks[b"shdr"]
+    inst_bags = [struct.unpack_from("<H", inst, k * 22 + 20)[0] for k in range(len(inst) // 22)]
+    bags = [struct.unpack_from("<HH", ibag, k * 4) for k in range(len(ibag) // 4)]
+    gens = [list(struct.unpack_from("<HH", igen, k * 4)) for k in range(len(igen) // 4)]
+    headers = [bytearray(shdr[k * _SHDR_SIZE : (k + 1) * _SHDR_SIZE]) for k in range(len(shdr) // _SHDR_SIZE)]
+    if len(inst_bags) < 2 or len(bags) < 2 or len(headers) < 2:
+        raise ValueError("instrument, bag or sample table is empty")
+    terminal = headers.pop()  # the "EOS" record must stay last
+    copies: dict[tuple[int, int], int] = {}
+    copies_per_sample: dict[int, int] = {}
+    new_bags: list[tuple[int, int]] = []
+    new_gens: list[list[int]] = []
+    for inst_index in range(len(inst_bags) - 1):
+        global_gens: dict[int, int] = {}
+        for zone_pos, bag in enumerate(range(inst_bags[inst_index], inst_bags[inst_index + 1])):
+            zone = [list(g) for g in gens[bags[bag][0] : bags[bag + 1][0]]]
+            ops = {op: amount for op, amount in zone}
+            if zone_pos == 0 and _GEN_SAMPLE_ID not in ops:
+                global_gens = ops
+            if _GEN_SAMPLE_ID in ops and ops[_GEN_SAMPLE_ID] < len(headers):
+                sample = ops[_GEN_SAMPLE_ID]
+                root = ops.get(_GEN_OVERRIDING_ROOT_KEY, global_gens.get(_GEN_OVERRIDING_ROOT_KEY, 0xFFFF))
+                if root < 128 and headers[sample][40] != root:
+                    if (sample, root) not in copies:
+                        record = bytearray(headers[sample])
+                        record[40] = root
+                        # prestosynth caches decoded samples by (key, start offset): give each copy
+                        # its own start (1-2 samples later, inaudible) so copies never collide.
+                        shift = copies_per_sample.get(sample, 0) + 1
+                        start, end = struct.unpack_from("<II", record, 20)
+                        if start + shift < end - 1:
+                            struct.pack_into("<I", record, 20, start + shift)
+                            copies_per_sample[sample] = shift
+                        headers.append(record)
+                        copies[(sample, root)] = len(headers) - 1
+                    for gen in zone:
+                        if gen[0] == _GEN_SAMPLE_ID:
+                            gen[1] = copies[(sample, root)]
+                if _GEN_SUSTAIN_VOL_ENV not in ops and _GEN_SUSTAIN_VOL_ENV not in global_gens:
+                    zone.insert(
+                        len(zone) - 1, [_GEN_SUSTAIN_VOL_ENV, _PRESTO_FULL_SUSTAIN]
+                    )  # sampleID stays last
+            new_bags.append((len(new_gens), bags[bag][1]))
+            new_gens.extend(zone)
+    new_bags.append((len(new_gens), bags[-1][1]))
+    new_gens.append(gens[-1])
+    headers.append(terminal)
+    if len(headers) > 0xFFFF or len(new_gens) > 0xFFFF:
+        raise ValueError("compatibility copy would exceed the SF2 limit of 65535 samples/generators")
+    return {
+        b"ibag": b"".join(struct.pack("<HH", *bag) for bag in new_bags),
+        b"igen": b"".join(struct.pack("<HH", *gen) for gen in new_gens),
+        b"shdr": b"".join(bytes(record) for record in headers),
+    }
+
+
+def _build_compatible_copy(source: Path, target: Path) -> None:
+    data = bytearray(source.read_bytes())
+    if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
+        raise InvalidSoundFontError(f"{source}: not a RIFF 'sfbk' SoundFont")
+    lists = {
+        bytes(data[s : s + 4]): (s - 8, e)
+        for cid, s, e in _riff_children(data, 12, len(data))
+        if cid == b"LIST"
+    }
+    if b"pdta" not in lists:
+        raise InvalidSoundFontError(f"{source}: SoundFont has no 'pdta' preset data")
+    pdta_start, pdta_end = lists[b"pdta"]
+    children = _riff_children(data, pdta_start + 12, pdta_end)
+    chunks = {cid: bytes(data[s:e]) for cid, s, e in children}
+    missing = [c.decode() for c in _PDTA_CHUNKS if c not in chunks]
+    if missing:
+        raise InvalidSoundFontError(f"{source}: SoundFont preset data lacks chunks {missing}")
+    try:
+        chunks.update(_patch_pdta(chunks))
+    except (ValueError, struct.error, IndexError) as exc:
+        raise InvalidSoundFontError(f"{source}: cannot rewrite SoundFont preset data ({exc})") from exc
+    body = b"pdta" + b"".join(
+        cid + struct.pack("<I", len(chunks[cid])) + chunks[cid] + (b"\0" if len(chunks[cid]) & 1 else b"")
+        for cid, _, _ in children
+    )
+    pdta_size = struct.unpack_from("<I", data, pdta_start + 4)[0]
+    tail = pdta_start + 8 + pdta_size + (pdta_size & 1)
+    out = data[:pdta_start] + b"LIST" + struct.pack("<I", len(body)) + body + data[tail:]
+    struct.pack_into("<I", out, 4, len(out) - 8)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(out)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@functools.lru_cache(maxsize=16)
+def _compatible_copy(source: str, mtime_ns: int, size: int, cache_dir: str) -> Path:
+    digest = hashlib.sha1(Path(source).read_bytes()).hexdigest()[:16]
+    target = (
+        Path(cache_dir)
+        / f"{Path(source).stem}.{digest}.presto{_COMPAT_REVISION}{Path(source).suffix.lower()}"
+    )
+    if not target.is_file():
+        _build_compatible_copy(Path(source), target)
+    return target
+
+
+def prestosynth_compatible_soundfont(
+    soundfont: str | Path | None = None, *, cache_dir: str | Path | None = None
+) -> Path:
+    """Path of a copy of ``soundfont`` that prestosynth renders as the SoundFont specifies.
+
+    Built once (atomically) under ``cache_dir`` (default ``$SHARED_AUDIO_CORE_CACHE/soundfonts`` or
+    ``~/.cache/shared_audio_core/soundfonts``), keyed by the file's content hash. Only preset data
+    is rewritten; sample data is copied unchanged. See the module docstring for what is fixed.
+    """
+    source = resolve_soundfont(soundfont)
+    stat = source.stat()
+    folder = Path(cache_dir) if cache_dir is not None else _cache_root() / "soundfonts"
+    return _compatible_copy(str(source), stat.st_mtime_ns, stat.st_size, str(folder))
+
+
 def velocity_gain(velocity: int | np.ndarray) -> float | np.ndarray:
     """Amplitude factor of the SF2 default velocity modulator: (v/127)², i.e. 40·log10(v/127) dB."""
     return (np.asarray(velocity, dtype=np.float64) / 127.0) ** 2
@@ -155,16 +314,17 @@ def render_midi(
     *,
     quality: int = 0,
     velocity_dynamics: bool = True,
+    sf2_compat: bool = True,
     drum_key_map: Mapping[int, int] | None = None,
 ) -> np.ndarray:
     """Render a MIDI file or ``Score`` to float32 mono audio ``[n]`` at ``sample_rate``.
 
-    ``velocity_dynamics`` applies the velocity→loudness curve prestosynth lacks (see module doc);
-    turn it off only to get prestosynth's raw output. ``drum_key_map`` remaps drum-track keys
-    before rendering; ``None`` means ``DEFAULT_SOUNDFONT_DRUM_KEY_FIXES`` for the default
-    SoundFont and no remapping for any other. The length equals the score's end time (last
-    note-off); release tails past it are cut. The level is not normalised (dense scores can exceed
-    1.0, so use ``audio.peak_normalize`` before writing integer PCM).
+    ``velocity_dynamics`` applies the velocity→loudness curve prestosynth lacks and ``sf2_compat``
+    renders from ``prestosynth_compatible_soundfont`` (see module doc); turn them off only to get
+    prestosynth's raw output. ``drum_key_map`` optionally remaps drum-track keys (e.g. ``{38: 40}``).
+    The length equals the score's end time (last note-off); release tails past it are cut. The
+    level is not normalised (dense scores can exceed 1.0, so use ``audio.peak_normalize`` before
+    writing integer PCM).
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -173,11 +333,10 @@ def render_midi(
         name = midi if not isinstance(midi, symusic.Score) else "<score>"
         raise EmptyMidiError(f"{name}: the score has no notes to render")
     sf_path = resolve_soundfont(soundfont)
-    if drum_key_map is None:
-        drum_key_map = DEFAULT_SOUNDFONT_DRUM_KEY_FIXES if sf_path == default_soundfont().resolve() else {}
-    synth = _synthesizer(str(sf_path), int(sample_rate), int(quality))
+    synth_path = prestosynth_compatible_soundfont(sf_path) if sf2_compat else sf_path
+    synth = _synthesizer(str(synth_path), int(sample_rate), int(quality))
 
-    layers = _velocity_layers(score, drum_key_map, split=velocity_dynamics)
+    layers = _velocity_layers(score, drum_key_map or {}, split=velocity_dynamics)
     mono = np.zeros(0, dtype=np.float32)
     for gain, layer in layers:
         rendered = np.asarray(synth.render(layer, stereo=False), dtype=np.float32)
