@@ -134,10 +134,18 @@ class AudioEncoder(nn.Module):
 
     @torch.no_grad()
     def embed_audio(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
-        """Frozen features ``[T, D]`` for one mono array at any rate (resampled to the backbone's)."""
+        """Deterministic (eval-mode) features ``[T, D]`` for one mono array at any rate.
+
+        The array is resampled to the backbone's rate; the module's train/eval mode is restored after.
+        """
         batch = Waveforms.from_arrays([audio], sample_rate, target_rate=self.sample_rate)
         device = next(self.parameters()).device
-        features, mask = self(batch.to(device))
+        was_training = self.training
+        self.eval()
+        try:
+            features, mask = self(batch.to(device))
+        finally:
+            self.train(was_training)
         return features[0, mask[0]].cpu()
 
     def embed_file(self, path: str | Path) -> torch.Tensor:

@@ -18,7 +18,13 @@ from torch import nn
 from piano_eval.audio.backbones import Backbone, BackboneConfig
 from piano_eval.audio.chunking import ChunkingConfig
 from piano_eval.audio.layers import LayerSelection
-from piano_eval.audio.models import AUDIO_CODERS, AudioPerformanceModule, check_layer_indices, top_layers
+from piano_eval.audio.models import (
+    AUDIO_CODERS,
+    AudioPerformanceModule,
+    check_layer_indices,
+    coerce_config,
+    top_layers,
+)
 from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
 from piano_eval.hub import PianoEvalHubMixin
 from piano_eval.objective import ObjectiveConfig
@@ -161,7 +167,7 @@ class LoRAMultitaskModel(
             objective,
         )
         self.save_hyperparameters()
-        self.lora_settings = lora or LoRASettings()
+        self.lora_settings = coerce_config(LoRASettings, lora) or LoRASettings()
         self.lora_targets: list[str] = []
         if self.encoder is not None:
             self.lora_targets = apply_lora(self.encoder.backbone, self.lora_settings)

@@ -9,7 +9,7 @@ embeddings (parts are ``{"features": [B, T, D], "mask": [B, T]}``, as produced b
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -20,6 +20,8 @@ from piano_eval.audio.layers import LayerSelection
 from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
 from piano_eval.objective import ObjectiveConfig, PerformanceModule
 
+T = TypeVar("T")
+
 # How the Hub mixin writes/reads the dataclass arguments of the models' __init__ in config.json.
 AUDIO_CODERS: dict[type, tuple[Any, Any]] = {
     BackboneConfig: (BackboneConfig.to_dict, BackboneConfig.from_dict),
@@ -27,6 +29,15 @@ AUDIO_CODERS: dict[type, tuple[Any, Any]] = {
     ChunkingConfig: (ChunkingConfig.to_dict, ChunkingConfig.from_dict),
     ObjectiveConfig: (ObjectiveConfig.to_dict, ObjectiveConfig.from_dict),
 }
+
+
+def coerce_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T | None:
+    """Accept a config dataclass or its ``to_dict`` form (config.json from the Hub, LightningCLI YAML)."""
+    if value is None or isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        return cls.from_dict(dict(value))  # type: ignore[attr-defined]
+    raise TypeError(f"expected {cls.__name__} or a dict, got {type(value).__name__}")
 
 
 def default_layers(num_layers: int) -> LayerSelection:
@@ -83,6 +94,10 @@ class AudioPerformanceModule(PerformanceModule):
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
     ) -> None:
+        backbone = coerce_config(BackboneConfig, backbone)
+        layers = coerce_config(LayerSelection, layers)
+        chunking = coerce_config(ChunkingConfig, chunking)
+        objective = coerce_config(ObjectiveConfig, objective)
         encoder: AudioEncoder | None = None
         if backbone is not None:
             built = backbone.build()

@@ -19,11 +19,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from shared_audio_core.tokenize import CONTINUOUS_FEATURE_NAMES, extract_continuous_features
+from torch import nn
+
 from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
 from piano_eval.hub import PianoEvalHubMixin
 from piano_eval.objective import ObjectiveConfig, PerformanceModule, collate_feature_parts
-from shared_audio_core.tokenize import CONTINUOUS_FEATURE_NAMES, extract_continuous_features
-from torch import nn
 
 Stage = Literal["pretrain", "finetune"]
 

@@ -1,0 +1,132 @@
+"""Backbone registry and loaders: real transformers families built tiny, saved, loaded via from_pretrained."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+from piano_eval.audio import (
+    BackboneConfig,
+    BackboneError,
+    BackboneLoadError,
+    BackboneNotInstalledError,
+    HFBackbone,
+    LogMelBackbone,
+    build_backbone,
+    list_backbones,
+)
+from piano_eval.audio.testing import save_tiny_audio_model
+from safetensors.torch import load_file
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
+    return save_tiny_audio_model(tmp_path_factory.mktemp("w2v2"), "wav2vec2", num_layers=3, hidden_size=32)
+
+
+def test_registry_names_every_family() -> None:
+    assert {"muq", "mert", "mert-95m", "mert-330m", "hf", "logmel"} <= set(list_backbones())
+
+
+def test_local_directory_loads_saved_weights_through_from_pretrained(tiny_dir) -> None:
+    backbone = build_backbone(str(tiny_dir))
+    assert isinstance(backbone, HFBackbone)
+    assert (backbone.sample_rate, backbone.num_layers, backbone.hidden_size) == (24_000, 3, 32)
+    saved = load_file(str(tiny_dir / "model.safetensors"))
+    key = next(k for k in saved if k.endswith("encoder.layers.1.attention.q_proj.weight"))
+    loaded = dict(backbone.model.named_parameters())["encoder.layers.1.attention.q_proj.weight"]
+    assert torch.equal(saved[key], loaded.detach())
+    same = build_backbone(BackboneConfig(name="hf", model_id=str(tiny_dir)))
+    assert torch.equal(
+        dict(same.model.named_parameters())["encoder.layers.1.attention.q_proj.weight"], loaded
+    )
+
+
+def test_hidden_states_and_frame_mask_follow_the_conv_front_end(tiny_dir) -> None:
+    backbone = build_backbone(str(tiny_dir)).eval()
+    mask = torch.ones(2, 4800, dtype=torch.bool)
+    mask[1, 2400:] = False
+    out = backbone(torch.randn(2, 4800), mask)
+    assert len(out.hidden_states) == backbone.num_layers + 1
+    expected = backbone.model._get_feat_extract_output_lengths(torch.tensor([4800, 2400]))
+    assert out.frame_mask.sum(1).tolist() == expected.tolist()
+
+
+def test_padding_content_and_batching_do_not_change_valid_frames(tiny_dir) -> None:
+    backbone = build_backbone(str(tiny_dir)).eval()
+    clip = torch.randn(1, 3000)
+    alone = backbone(clip).hidden_states[-1][0]
+    batch = torch.randn(2, 4800) * 5  # garbage after the clip's end must be ignored
+    batch[0, :3000] = clip[0]
+    mask = torch.ones(2, 4800, dtype=torch.bool)
+    mask[0, 3000:] = False
+    padded = backbone(batch, mask)
+    valid = padded.frame_mask[0]
+    assert int(valid.sum()) == alone.shape[0]
+    torch.testing.assert_close(padded.hidden_states[-1][0, valid], alone, atol=1e-4, rtol=1e-4)
+
+
+def test_checkpoint_without_feature_extractor_needs_an_explicit_rate(tmp_path) -> None:
+    directory = save_tiny_audio_model(tmp_path / "bare", "hubert", sample_rate=None)
+    with pytest.raises(BackboneError, match="sample_rate"):
+        build_backbone(str(directory))
+    backbone = build_backbone(str(directory), sample_rate=16_000)
+    assert backbone.sample_rate == 16_000
+
+
+def test_hf_name_without_model_id_is_rejected() -> None:
+    with pytest.raises(BackboneError, match="model_id"):
+        build_backbone("hf")
+
+
+def test_mert_builder_uses_remote_code_path_and_24khz(tiny_dir) -> None:
+    backbone = build_backbone("mert", model_id=str(tiny_dir))
+    assert backbone.sample_rate == 24_000
+    assert backbone.frame_rate == 75.0
+    assert backbone.num_layers == 3
+
+
+def test_mert_conv_pos_batch_norm_incompatibility_gives_a_clear_error(tiny_dir, monkeypatch) -> None:
+    import transformers
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'MERTConfig' object has no attribute 'conv_pos_batch_norm'")
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", broken)
+    with pytest.raises(BackboneLoadError, match="conv_pos_batch_norm"):
+        build_backbone("mert", model_id=str(tiny_dir))
+
+
+def test_missing_muq_package_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "muq", None)  # makes `from muq import MuQ` raise ImportError
+    with pytest.raises(BackboneNotInstalledError, match=r"pip install 'piano-eval\[muq\]'"):
+        build_backbone("muq")
+
+
+def test_logmel_backbone_saves_and_reloads_through_the_registry(tmp_path) -> None:
+    backbone = build_backbone(
+        "logmel", options={"hidden_size": 32, "num_layers": 2, "num_heads": 2, "n_mels": 32}
+    )
+    assert isinstance(backbone, LogMelBackbone)
+    backbone.eval().save_pretrained(tmp_path / "logmel")
+    assert json.loads((tmp_path / "logmel" / "config.json").read_text())["hidden_size"] == 32
+    reloaded = build_backbone("logmel", model_id=str(tmp_path / "logmel")).eval()
+    audio = torch.randn(1, 6000)
+    torch.testing.assert_close(reloaded(audio).hidden_states[-1], backbone(audio).hidden_states[-1])
+
+
+def test_logmel_frames_are_padding_invariant() -> None:
+    torch.manual_seed(0)
+    backbone = LogMelBackbone(hidden_size=32, num_layers=2, num_heads=2, n_mels=32).eval()
+    clip = torch.randn(1, 5000)
+    alone = backbone(clip)
+    batch = torch.randn(2, 9000)
+    batch[0, :5000] = clip[0]
+    mask = torch.ones_like(batch, dtype=torch.bool)
+    mask[0, 5000:] = False
+    padded = backbone(batch, mask)
+    assert int(padded.frame_mask[0].sum()) == alone.hidden_states[-1].shape[1] == 11  # ceil(5000 / 480)
+    for a, b in zip(alone.hidden_states, padded.hidden_states, strict=True):
+        torch.testing.assert_close(b[0, padded.frame_mask[0]], a[0], atol=1e-5, rtol=1e-5)
