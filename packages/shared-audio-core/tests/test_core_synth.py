@@ -234,3 +234,11 @@ def test_drum_key_map_remaps_drum_keys_only() -> None:
     remapped = render_midi(snare_score([0.1]), sample_rate=sr, drum_key_map={38: 40})
     direct = render_midi(snare_score([0.1], pitch=40), sample_rate=sr)
     np.testing.assert_array_equal(remapped, direct)
+
+
+def test_score_time_unit_does_not_change_the_render() -> None:
+    score = snare_score([0.1, 0.6], pitch=40)
+    score.tracks[0].notes[1].velocity = 60
+    ticks = render_midi(score, sample_rate=16000)
+    np.testing.assert_allclose(render_midi(score.to("second"), sample_rate=16000), ticks, atol=1e-4)
+    np.testing.assert_allclose(render_midi(score.to("quarter"), sample_rate=16000), ticks, atol=1e-4)

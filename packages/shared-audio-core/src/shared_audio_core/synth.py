@@ -356,7 +356,7 @@ def _velocity_layers(
 
     Controllers, pedals and pitch bends are dropped: prestosynth ignores them anyway.
     """
-    tick_score = score if score.ttype == symusic.core.Tick else score.to("tick")
+    tick_score = score if isinstance(score.ttype, symusic.core.Tick) else score.to("tick")
     tracks = []
     for track in tick_score.tracks:
         notes = track.notes.numpy()
