@@ -1,0 +1,402 @@
+"""Audio + symbolic fusion (F1 cross-attention, F2 concat, F3 per-dimension gates) and the fused model.
+
+Every fusion takes frame sequences ``audio [B, T, Da]`` and ``symbolic [B, L, Ds]`` with boolean masks
+(pooled ``[B, D]`` vectors are accepted as length-1 sequences) and returns a :class:`FusionOutput`: a fused
+token sequence plus its mask, which the shared :class:`~piano_eval.heads.PerformanceHead` pools. So the same
+head, comparator and objective train every fusion, and all three are comparable.
+
+Score conditioning: the symbolic stream may be *performance* MIDI embeddings conditioned on the *score*
+MIDI of the same piece; each performance token attends to the score and is represented by itself and its
+deviation from the attended score content (what the player did differently from the text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+import torch
+from torch import nn
+
+from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
+from piano_eval.heads import check_sequence_mask, masked_mean
+from piano_eval.hub import PianoEvalHubMixin
+from piano_eval.objective import ObjectiveConfig, PerformanceModule, make_pair_collate, pad_sequences
+
+FusionType = Literal["cross_attention", "concat", "gated"]
+FUSION_TYPES: tuple[str, ...] = ("cross_attention", "concat", "gated")
+
+
+class FusionOutput(NamedTuple):
+    features: torch.Tensor  # [B, S, fused_dim]
+    mask: torch.Tensor  # [B, S] bool
+    gates: torch.Tensor | None = None  # [B, K] audio share per dimension (gated fusion only)
+
+
+def as_sequence(x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accept ``[B, D]`` (one token) or ``[B, T, D]`` and return a validated sequence and bool mask."""
+    if x.dim() == 2:
+        if mask is not None:
+            raise ValueError("a pooled [B, D] input takes no mask")
+        x = x.unsqueeze(1)
+    return x, check_sequence_mask(x, mask)
+
+
+def _check_batch(audio: torch.Tensor, symbolic: torch.Tensor) -> None:
+    if audio.shape[0] != symbolic.shape[0]:
+        raise ValueError(f"audio batch {audio.shape[0]} != symbolic batch {symbolic.shape[0]}")
+
+
+class CrossAttentionFusion(nn.Module):
+    """F1: bidirectional cross-attention. Audio frames attend to symbolic tokens and vice versa (pre-norm,
+    residual, feed-forward); the two updated streams are concatenated along time with modality embeddings."""
+
+    def __init__(
+        self,
+        audio_dim: int,
+        symbolic_dim: int,
+        fused_dim: int = 256,
+        num_heads: int = 4,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if fused_dim % num_heads:
+            raise ValueError(f"fused_dim {fused_dim} must be divisible by num_heads {num_heads}")
+        self.audio_in = nn.Linear(audio_dim, fused_dim)
+        self.symbolic_in = nn.Linear(symbolic_dim, fused_dim)
+        self.audio_norm = nn.LayerNorm(fused_dim)
+        self.symbolic_norm = nn.LayerNorm(fused_dim)
+        self.audio_to_symbolic = nn.MultiheadAttention(
+            fused_dim, num_heads, dropout=dropout, batch_first=True
+        )
+        self.symbolic_to_audio = nn.MultiheadAttention(
+            fused_dim, num_heads, dropout=dropout, batch_first=True
+        )
+        self.feed_forward = nn.Sequential(
+            nn.LayerNorm(fused_dim),
+            nn.Linear(fused_dim, 2 * fused_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(2 * fused_dim, fused_dim),
+        )
+        self.modality = nn.Parameter(torch.zeros(2, fused_dim))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        audio: torch.Tensor,
+        symbolic: torch.Tensor,
+        audio_mask: torch.Tensor | None = None,
+        symbolic_mask: torch.Tensor | None = None,
+    ) -> FusionOutput:
+        audio, audio_mask = as_sequence(audio, audio_mask)
+        symbolic, symbolic_mask = as_sequence(symbolic, symbolic_mask)
+        _check_batch(audio, symbolic)
+        a = self.audio_in(audio)
+        s = self.symbolic_in(symbolic)
+        a_n, s_n = self.audio_norm(a), self.symbolic_norm(s)
+        a_ctx, _ = self.audio_to_symbolic(a_n, s_n, s_n, key_padding_mask=~symbolic_mask, need_weights=False)
+        s_ctx, _ = self.symbolic_to_audio(s_n, a_n, a_n, key_padding_mask=~audio_mask, need_weights=False)
+        a = a + self.dropout(a_ctx)
+        s = s + self.dropout(s_ctx)
+        tokens = torch.cat([a + self.modality[0], s + self.modality[1]], dim=1)
+        tokens = tokens + self.dropout(self.feed_forward(tokens))
+        return FusionOutput(tokens, torch.cat([audio_mask, symbolic_mask], dim=1))
+
+
+class ConcatFusion(nn.Module):
+    """F2: masked means of both streams, concatenated and projected to a single fused token."""
+
+    def __init__(self, audio_dim: int, symbolic_dim: int, fused_dim: int = 256, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.project = nn.Sequential(
+            nn.Linear(audio_dim + symbolic_dim, fused_dim),
+            nn.LayerNorm(fused_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+        )
+
+    def forward(
+        self,
+        audio: torch.Tensor,
+        symbolic: torch.Tensor,
+        audio_mask: torch.Tensor | None = None,
+        symbolic_mask: torch.Tensor | None = None,
+    ) -> FusionOutput:
+        audio, audio_mask = as_sequence(audio, audio_mask)
+        symbolic, symbolic_mask = as_sequence(symbolic, symbolic_mask)
+        _check_batch(audio, symbolic)
+        fused = self.project(
+            torch.cat([masked_mean(audio, audio_mask), masked_mean(symbolic, symbolic_mask)], dim=-1)
+        )
+        return FusionOutput(
+            fused.unsqueeze(1), torch.ones(fused.shape[0], 1, dtype=torch.bool, device=fused.device)
+        )
+
+
+class GatedFusion(nn.Module):
+    """F3: one sigmoid gate per perceptual dimension decides how much of that dimension's token comes from
+    audio (``g``) versus symbolic (``1 − g``). Output: ``K`` dimension tokens ``g_k·a + (1−g_k)·s + e_k``.
+
+    :meth:`get_gates` exposes the gates, e.g. to check that pedalling leans on audio and timing on MIDI.
+    """
+
+    def __init__(
+        self,
+        audio_dim: int,
+        symbolic_dim: int,
+        fused_dim: int = 256,
+        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.audio_in = nn.Sequential(nn.Linear(audio_dim, fused_dim), nn.LayerNorm(fused_dim))
+        self.symbolic_in = nn.Sequential(nn.Linear(symbolic_dim, fused_dim), nn.LayerNorm(fused_dim))
+        self.gate = nn.Linear(2 * fused_dim, num_dimensions)
+        self.dimension_embedding = nn.Parameter(torch.zeros(num_dimensions, fused_dim))
+        self.dropout = nn.Dropout(dropout)
+
+    def _pooled(
+        self,
+        audio: torch.Tensor,
+        symbolic: torch.Tensor,
+        audio_mask: torch.Tensor | None,
+        symbolic_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        audio, audio_mask = as_sequence(audio, audio_mask)
+        symbolic, symbolic_mask = as_sequence(symbolic, symbolic_mask)
+        _check_batch(audio, symbolic)
+        return self.audio_in(masked_mean(audio, audio_mask)), self.symbolic_in(
+            masked_mean(symbolic, symbolic_mask)
+        )
+
+    def get_gates(
+        self,
+        audio: torch.Tensor,
+        symbolic: torch.Tensor,
+        audio_mask: torch.Tensor | None = None,
+        symbolic_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Audio share per dimension ``[B, K]`` in (0, 1)."""
+        a, s = self._pooled(audio, symbolic, audio_mask, symbolic_mask)
+        return torch.sigmoid(self.gate(torch.cat([a, s], dim=-1)))
+
+    def forward(
+        self,
+        audio: torch.Tensor,
+        symbolic: torch.Tensor,
+        audio_mask: torch.Tensor | None = None,
+        symbolic_mask: torch.Tensor | None = None,
+    ) -> FusionOutput:
+        a, s = self._pooled(audio, symbolic, audio_mask, symbolic_mask)
+        gates = torch.sigmoid(self.gate(torch.cat([a, s], dim=-1)))
+        g = gates.unsqueeze(-1)
+        tokens = g * a.unsqueeze(1) + (1 - g) * s.unsqueeze(1) + self.dimension_embedding
+        mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        return FusionOutput(self.dropout(tokens), mask, gates)
+
+
+class ScoreConditioner(nn.Module):
+    """Conditions performance-MIDI tokens on score-MIDI tokens: ``out = p + MLP([p; p − attend(p, score)])``."""
+
+    def __init__(self, symbolic_dim: int, num_heads: int = 4, dropout: float = 0.1) -> None:
+        super().__init__()
+        if symbolic_dim % num_heads:
+            raise ValueError(f"symbolic_dim {symbolic_dim} must be divisible by num_heads {num_heads}")
+        self.norm = nn.LayerNorm(symbolic_dim)
+        self.attend = nn.MultiheadAttention(symbolic_dim, num_heads, dropout=dropout, batch_first=True)
+        self.combine = nn.Sequential(
+            nn.Linear(2 * symbolic_dim, symbolic_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(symbolic_dim, symbolic_dim),
+        )
+
+    def forward(
+        self,
+        performance: torch.Tensor,
+        score: torch.Tensor,
+        performance_mask: torch.Tensor | None = None,
+        score_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        performance, performance_mask = as_sequence(performance, performance_mask)
+        score, score_mask = as_sequence(score, score_mask)
+        _check_batch(performance, score)
+        p, sc = self.norm(performance), self.norm(score)
+        aligned, _ = self.attend(p, sc, sc, key_padding_mask=~score_mask, need_weights=False)
+        return performance + self.combine(torch.cat([p, p - aligned], dim=-1)), performance_mask
+
+
+class FusedPerformanceModel(nn.Module, PianoEvalHubMixin, tags=["fusion", "multimodal"]):
+    """Optional score conditioning followed by F1/F2/F3 fusion; the saveable fusion part of a fused model."""
+
+    model_description = (
+        "Audio + symbolic fusion (cross-attention, concat or per-dimension gates) for piano evaluation."
+    )
+
+    def __init__(
+        self,
+        audio_dim: int,
+        symbolic_dim: int,
+        fusion_type: str = "cross_attention",
+        fused_dim: int = 256,
+        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
+        num_heads: int = 4,
+        dropout: float = 0.1,
+        use_score_conditioning: bool = False,
+    ) -> None:
+        super().__init__()
+        if fusion_type not in FUSION_TYPES:
+            raise ValueError(f"fusion_type must be one of {FUSION_TYPES}, got {fusion_type!r}")
+        self.fusion_type = fusion_type
+        self.fused_dim = fused_dim
+        self.conditioner = (
+            ScoreConditioner(symbolic_dim, num_heads, dropout) if use_score_conditioning else None
+        )
+        if fusion_type == "cross_attention":
+            self.fusion: nn.Module = CrossAttentionFusion(
+                audio_dim, symbolic_dim, fused_dim, num_heads, dropout
+            )
+        elif fusion_type == "concat":
+            self.fusion = ConcatFusion(audio_dim, symbolic_dim, fused_dim, dropout)
+        else:
+            self.fusion = GatedFusion(audio_dim, symbolic_dim, fused_dim, num_dimensions, dropout)
+
+    def forward(
+        self,
+        audio: torch.Tensor,
+        symbolic: torch.Tensor,
+        audio_mask: torch.Tensor | None = None,
+        symbolic_mask: torch.Tensor | None = None,
+        score: torch.Tensor | None = None,
+        score_mask: torch.Tensor | None = None,
+    ) -> FusionOutput:
+        if self.conditioner is not None:
+            if score is None:
+                raise ValueError("score conditioning is on: pass the score MIDI embeddings (score=...)")
+            symbolic, symbolic_mask = self.conditioner(symbolic, score, symbolic_mask, score_mask)
+        elif score is not None:
+            raise ValueError("score embeddings given but use_score_conditioning=False")
+        return self.fusion(audio, symbolic, audio_mask, symbolic_mask)
+
+
+def _run_frozen(encoder: nn.Module, inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Call a frozen encoder: a :class:`PerformanceModule` via ``encode``, anything else via ``__call__``."""
+    with torch.no_grad():
+        out = encoder.encode(inputs) if isinstance(encoder, PerformanceModule) else encoder(inputs)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{type(encoder).__name__} must return (features [B,T,D], mask [B,T])")
+    return out[0].detach(), out[1].bool()
+
+
+class FusedPerformanceModule(PerformanceModule):
+    """Fusion + shared head/comparator/objective over frozen encoders or cached embeddings.
+
+    A part is a mapping with, for each stream, either cached embeddings (``"audio"``/``"audio_mask"``,
+    ``"symbolic"``/``"symbolic_mask"``, ``"score"``/``"score_mask"``) or raw encoder inputs
+    (``"audio_input"``, ``"symbolic_input"``, ``"score_input"``) when the matching frozen encoder was given.
+    Frozen encoders return ``(features, mask)``; the score stream uses the symbolic encoder.
+    """
+
+    def __init__(
+        self,
+        audio_dim: int,
+        symbolic_dim: int,
+        fusion_type: FusionType = "cross_attention",
+        fused_dim: int = 256,
+        fusion_heads: int = 4,
+        fusion_dropout: float = 0.1,
+        use_score_conditioning: bool = False,
+        audio_encoder: nn.Module | None = None,
+        symbolic_encoder: nn.Module | None = None,
+        hidden_dim: int = 512,
+        projection_dim: int = 256,
+        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
+        dropout: float = 0.2,
+        learning_rate: float = 1e-4,
+        weight_decay: float = 1e-5,
+        objective: ObjectiveConfig | None = None,
+    ) -> None:
+        super().__init__(
+            fused_dim,
+            hidden_dim,
+            projection_dim,
+            num_dimensions,
+            dropout,
+            learning_rate,
+            weight_decay,
+            objective,
+        )
+        self.save_hyperparameters(ignore=["audio_encoder", "symbolic_encoder"])
+        self.fusion = FusedPerformanceModel(
+            audio_dim,
+            symbolic_dim,
+            fusion_type,
+            fused_dim,
+            num_dimensions,
+            fusion_heads,
+            fusion_dropout,
+            use_score_conditioning,
+        )
+        self.audio_encoder = audio_encoder
+        self.symbolic_encoder = symbolic_encoder
+        for encoder in (audio_encoder, symbolic_encoder):
+            if encoder is not None:
+                encoder.requires_grad_(False)
+                encoder.eval()
+
+    def train(self, mode: bool = True) -> FusedPerformanceModule:
+        """Frozen encoders stay in eval mode (no dropout, fixed norm statistics) while the rest trains."""
+        super().train(mode)
+        for encoder in (self.audio_encoder, self.symbolic_encoder):
+            if encoder is not None:
+                encoder.eval()
+        return self
+
+    def _stream(
+        self, part: Mapping[str, Any], name: str, encoder: nn.Module | None
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if f"{name}_input" in part:
+            if encoder is None:
+                raise ValueError(f"part has '{name}_input' but no frozen encoder was given for it")
+            return _run_frozen(encoder, part[f"{name}_input"])
+        if name in part:
+            return part[name], part.get(f"{name}_mask")
+        return None
+
+    def fuse(self, part: Mapping[str, Any]) -> FusionOutput:
+        audio = self._stream(part, "audio", self.audio_encoder)
+        symbolic = self._stream(part, "symbolic", self.symbolic_encoder)
+        if audio is None or symbolic is None:
+            raise KeyError("a fused part needs both audio ('audio' or 'audio_input') and symbolic streams")
+        score = self._stream(part, "score", self.symbolic_encoder)
+        score_features, score_mask = score if score is not None else (None, None)
+        return self.fusion(audio[0], symbolic[0], audio[1], symbolic[1], score_features, score_mask)
+
+    def encode(self, part: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        fused = self.fuse(part)
+        return fused.features, fused.mask
+
+    def gates(self, part: Mapping[str, Any]) -> torch.Tensor:
+        """Per-dimension audio share ``[B, K]`` (gated fusion only)."""
+        fused = self.fuse(part)
+        if fused.gates is None:
+            raise ValueError(f"fusion_type {self.fusion.fusion_type!r} has no gates; use 'gated'")
+        return fused.gates
+
+
+def collate_fused_parts(parts: list[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Pad per-performance streams (``"audio"`` ``[T, Da]``, ``"symbolic"`` ``[L, Ds]``, optional ``"score"``)
+    into batched tensors with ``<stream>_mask`` entries."""
+    if not parts:
+        raise ValueError("empty batch")
+    streams = [name for name in ("audio", "symbolic", "score") if name in parts[0]]
+    batch: dict[str, torch.Tensor] = {}
+    for name in streams:
+        if any(name not in p for p in parts):
+            raise KeyError(f"stream {name!r} missing from some parts")
+        batch[name], batch[f"{name}_mask"] = pad_sequences([p[name] for p in parts])
+    return batch
+
+
+collate_fused_pairs = make_pair_collate(collate_fused_parts)
