@@ -1,0 +1,167 @@
+"""The `sousa` command: generate → check → stats, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+from sousa_rudiments.cli import EXIT_BAD_INPUT, EXIT_PROBLEMS, build_parser, main
+
+
+@pytest.fixture(scope="module")
+def tiny_audio(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "D"
+    assert (
+        main(
+            [
+                "generate",
+                "--preset",
+                "tiny",
+                "--with-audio",
+                "--no-system-soundfonts",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_console_script_is_declared():
+    pyproject = Path(__file__).parents[1] / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text())["project"]["scripts"]
+    assert scripts["sousa"] == "sousa_rudiments.cli:main"
+
+
+def test_generate_then_check_passes(tiny_audio, capsys):
+    assert main(["check", str(tiny_audio), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"{tiny_audio}: OK" in out
+    assert "samples=24" in out and "files decoded=36" in out
+
+
+def test_rerun_reuses_everything(tiny_audio, capsys):
+    assert (
+        main(
+            [
+                "generate",
+                "--preset",
+                "tiny",
+                "--with-audio",
+                "--no-system-soundfonts",
+                "--out",
+                str(tiny_audio),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert "0 performances generated, 12 reused" in capsys.readouterr().out
+
+
+def test_stats_prints_tables_per_tier_rudiment_tempo(tiny_audio, capsys):
+    assert main(["stats", str(tiny_audio)]) == 0
+    text = capsys.readouterr().out
+    for heading in ("by skill_tier", "by rudiment_slug", "by tempo_bpm"):
+        assert heading in text
+    assert "professional" in text and "flam-tap" in text
+    assert main(["stats", str(tiny_audio), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert sum(row["samples"] for row in data["skill_tier"]) == 24
+    assert main(["stats", str(tiny_audio), "--format", "markdown"]) == 0
+    assert "| skill_tier | samples |" in capsys.readouterr().out
+
+
+def test_check_fails_with_exit_1_on_a_broken_dataset(tiny_audio, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_audio, broken)
+    next((broken / "audio").rglob("*.flac")).unlink()
+    assert main(["check", str(broken), "--quiet"]) == EXIT_PROBLEMS
+    assert "is missing" in capsys.readouterr().out
+
+
+def test_presets_lists_sizes(capsys):
+    assert main(["presets"]) == 0
+    text = capsys.readouterr().out
+    assert "full" in text and "100000" in text and "20000" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["generate", "--preset", "gigantic"],
+            "unknown preset 'gigantic'; choose one of tiny, small, medium, full",
+        ),
+        (["generate", "--preset", "tiny", "--rudiment", "flam-tapp"], "flam-tapp"),
+        (
+            ["generate", "--preset", "tiny", "--with-audio", "--soundfont", "/nonexistent/kit.sf2"],
+            "SoundFont not found",
+        ),
+        (["generate", "--preset", "tiny", "--shard", "3/2"], "shard must be i/N"),
+        (
+            ["generate", "--preset", "tiny", "--soundfont", "/x.sf2"],
+            "--soundfont only applies with --with-audio",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("sousa generate: error:")
+    assert message in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_unwritable_output_directory(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert main(["generate", "--preset", "tiny", "--out", str(blocker / "sub"), "--quiet"]) == EXIT_BAD_INPUT
+    assert "is not writable" in capsys.readouterr().err
+    assert blocker.read_text() == "not a directory"
+
+
+def test_mismatched_output_directory_is_refused_without_changes(tiny_audio, tmp_path, capsys):
+    work = tmp_path / "work"
+    shutil.copytree(tiny_audio, work)
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    code = main(
+        [
+            "generate",
+            "--preset",
+            "tiny",
+            "--seed",
+            "9",
+            "--with-audio",
+            "--no-system-soundfonts",
+            "--out",
+            str(work),
+        ]
+    )
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "different configuration" in err and "seed: existing 0, requested 9" in err
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before
+
+
+def test_corrupt_metadata_exits_2_and_keeps_files(tiny_audio, tmp_path, capsys):
+    work = tmp_path / "work"
+    shutil.copytree(tiny_audio, work)
+    (work / "metadata.json").write_text("{")
+    n = sum(1 for _ in work.rglob("*"))
+    assert main(["generate", "--preset", "tiny", "--out", str(work), "--quiet"]) == EXIT_BAD_INPUT
+    assert "unreadable" in capsys.readouterr().err
+    assert sum(1 for _ in work.rglob("*")) == n
+    assert main(["check", str(work), "--quiet"]) == EXIT_PROBLEMS
+
+
+def test_help_mentions_every_command():
+    text = build_parser().format_help()
+    for command in ("generate", "check", "stats", "merge", "presets", "hub"):
+        assert command in text
