@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shared_audio_core import metrics as m
 from shared_audio_core.metrics import MetricInputError, UndefinedMetricError
 from torchmetrics.functional.classification import binary_calibration_error
@@ -136,6 +138,9 @@ def test_score_drop_pct():
         m.score_drop_pct(0.0, 0.1)
     with pytest.raises(MetricInputError, match="finite"):
         m.score_drop_pct(float("nan"), 0.1)
+    with pytest.raises(MetricInputError, match="finite"):
+        m.score_drop_pct("0.8", 0.1)  # type: ignore[arg-type]
+    assert m.score_drop_pct(np.float32(0.5), torch.tensor(0.25)) == pytest.approx(50.0)
 
 
 def test_robustness_report_hand_values():
@@ -239,3 +244,28 @@ def test_metrics_suite_full_report():
     assert suite.pairwise_accuracy([1.0], [0.9], [0.1]).overall == 1.0
     assert suite.regression_r2(preds, targets) == pytest.approx(row["r2"])
     assert m.format_comparison_table({"model": row}).count("**") == 2 * len(row)
+
+
+_unit = st.floats(0.0, 1.0, allow_nan=False, width=32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.floats(-5, 5, allow_nan=False, width=32), _unit, _unit), min_size=1, max_size=30
+    )
+)
+def test_pairwise_accuracy_is_antisymmetric_and_scale_invariant(rows):
+    logits = np.array([r[0] for r in rows])
+    a = np.array([r[1] for r in rows])
+    b = np.array([r[2] for r in rows])
+    try:
+        forward = m.pairwise_accuracy(logits, a, b)
+    except UndefinedMetricError:
+        assert np.all((np.abs(a - b) < 0.05) | (a == b))
+        return
+    swapped = m.pairwise_accuracy(-logits, b, a)
+    scaled = m.pairwise_accuracy(3.0 * logits, a, b)
+    assert forward == swapped == scaled
+    assert forward.total_evaluated + forward.total_ignored == len(rows)
+    assert 0.0 <= forward.overall <= 1.0

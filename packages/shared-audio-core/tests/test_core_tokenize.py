@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import symusic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shared_audio_core.tokenize import (
     SPECIAL_TOKENS,
     DrumTokenizer,
@@ -342,3 +344,49 @@ def test_drum_save_load_identical(drum_tok, tmp_path):
     assert loaded.extra_token_ids == drum_tok.extra_token_ids
     ids = drum_tok.encode(_drum_score(), prefix_tokens=["Style_metro"])
     assert loaded.encode(_drum_score(), prefix_tokens=["Style_metro"]) == ids
+
+
+def test_unsupported_time_signature_and_out_of_range_notes_are_refused(piano_tok):
+    score = _piano_score()
+    score.time_signatures.append(TimeSignature(1920, 11, 8))
+    with pytest.raises(MidiContentError, match=r"11/8 are not in the tokenizer's time_signature_range"):
+        piano_tok.encode(score)
+    roomy = PianoTokenizer(PianoTokenizerConfig(time_signature_range=((4, (4,)), (8, (11,)))))
+    decoded = roomy.decode(roomy.encode(score))
+    assert [(t.numerator, t.denominator) for t in decoded.time_signatures] == [(4, 4), (11, 8)]
+    low = symusic.Score(TPQ)
+    track = Track(name="p", program=0, is_drum=False)
+    track.notes.append(Note(0, 480, 10, 80))  # below the piano range
+    low.tracks.append(track)
+    with pytest.raises(MidiContentError, match="no notes left"):
+        piano_tok.encode(low)
+
+
+_GM_KIT = (36, 38, 42, 44, 46, 49, 51, 43, 47, 50)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    hits=st.lists(
+        st.tuples(st.integers(0, 31), st.sampled_from(_GM_KIT), st.integers(1, 127)),
+        min_size=1,
+        max_size=24,
+        unique_by=lambda h: (h[0], h[1]),
+    )
+)
+def test_drum_roundtrip_property_on_16th_grid(hits):
+    """Any pattern on the 16th grid comes back with exact onsets, same pitches and binned velocities."""
+    tok = DrumTokenizer()
+    score = symusic.Score(TPQ)
+    track = Track(name="d", program=0, is_drum=True)
+    for step, pitch, velocity in hits:
+        track.notes.append(Note(step * 120, 60, pitch, velocity))
+    score.tracks.append(track)
+    decoded = tok.decode(tok.encode(score))
+    assert decoded.tracks[0].is_drum
+    got = sorted((n.time, n.pitch) for n in decoded.tracks[0].notes)
+    assert got == sorted((step * 120, pitch) for step, pitch, _ in hits)
+    bins = np.asarray(tok.velocity_bins)
+    velocities = {(n.time, n.pitch): n.velocity for n in decoded.tracks[0].notes}
+    for step, pitch, velocity in hits:
+        assert abs(velocities[(step * 120, pitch)] - velocity) == np.abs(bins - velocity).min()

@@ -6,6 +6,7 @@ augmented input scores worse. The original experiment vetoed a model whose drop 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -16,6 +17,19 @@ from .regression import ConstantPolicy, pearson, r2
 __all__ = ["RobustnessResult", "robustness_report", "score_drop_pct"]
 
 
+def _finite(value: object, name: str) -> float:
+    """Python/numpy/0-d torch number → float, rejecting NaN, inf and non-numbers."""
+    if isinstance(value, str | bytes | bool):
+        raise MetricInputError(f"{name} must be a finite number, got {value!r}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise MetricInputError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise MetricInputError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
 def score_drop_pct(clean_metric: float, augmented_metric: float) -> float:
     """Relative drop of a higher-is-better metric in percent.
 
@@ -24,9 +38,8 @@ def score_drop_pct(clean_metric: float, augmented_metric: float) -> float:
             no meaningful sign or scale).
         MetricInputError: a non-finite value.
     """
-    for name, value in (("clean_metric", clean_metric), ("augmented_metric", augmented_metric)):
-        if not isinstance(value, int | float) or value != value or value in (float("inf"), float("-inf")):
-            raise MetricInputError(f"{name} must be a finite number, got {value!r}")
+    clean_metric = _finite(clean_metric, "clean_metric")
+    augmented_metric = _finite(augmented_metric, "augmented_metric")
     if clean_metric <= 0:
         raise UndefinedMetricError(
             f"score drop is undefined for a non-positive clean metric ({clean_metric})"

@@ -149,15 +149,32 @@ class MidiTokenizerBase(ABC):
     def _encode_music(self, midi: MidiSource) -> TokenIds:
         name = source_name(midi)
         score = self._prepare_score(load_score(midi), name)
-        sequences = self._tok.encode(score)
+        self._check_time_signatures(score, name)
+        score = self._tok.preprocess_score(score)
+        if not score.tracks or len(score.tracks[0].notes) == 0:
+            raise MidiContentError(
+                f"{name}: no notes left after miditok preprocessing (all outside the pitch range?)"
+            )
+        sequences = self._tok.encode(score, no_preprocess_score=True)
         if isinstance(sequences, TokSequence):
             sequences = [sequences]
-        if not sequences or len(sequences[0].ids) == 0:
-            raise MidiContentError(f"{name}: no notes left to tokenize after miditok preprocessing")
         ids = sequences[0].ids
         if self.is_multi_vocab:
             return [[int(i) for i in row] for row in ids]
         return [int(i) for i in ids]
+
+    def _check_time_signatures(self, score: ScoreTick, name: str) -> None:
+        """miditok silently drops unsupported metres (REMI bars would then be wrong): refuse instead."""
+        if not self._tok.config.use_time_signatures:
+            return
+        supported = set(self._tok.time_signatures)
+        bad = sorted({(ts.numerator, ts.denominator) for ts in score.time_signatures} - supported)
+        if bad:
+            metres = ", ".join(f"{n}/{d}" for n, d in bad)
+            raise MidiContentError(
+                f"{name}: time signature(s) {metres} are not in the tokenizer's time_signature_range; "
+                "add them to the config (or set use_time_signatures=False)"
+            )
 
     def _frame(self, music: TokenIds, prefix: Sequence[int] = ()) -> TokenIds:
         if self.is_multi_vocab:
