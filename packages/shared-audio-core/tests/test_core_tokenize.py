@@ -122,6 +122,11 @@ def test_piano_special_ids_distinct_and_named(piano_tok):
     assert [piano_tok.id_to_token(i) for i in ids] == [f"{t}_None" for t in SPECIAL_TOKENS]
     assert piano_tok.pad_token_id == piano_tok.pad_id and piano_tok.mask_token_id == piano_tok.mask_id
     assert piano_tok.special_ids == frozenset(ids)
+    assert piano_tok.id_to_token(np.int64(piano_tok.eos_id)) == "EOS_None"
+    with pytest.raises(InvalidTokenError, match="must be an integer"):
+        piano_tok.id_to_token(1.5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTokenError, match="outside the vocabulary"):
+        piano_tok.id_to_token(-1)
 
 
 def test_piano_roundtrip_preserves_notes(piano_tok, piano_midi):

@@ -8,6 +8,7 @@ fully described by one small JSON-serialisable config dataclass, always frames a
 from __future__ import annotations
 
 import json
+import operator
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -139,11 +140,15 @@ class MidiTokenizerBase(ABC):
     def id_to_token(self, token_id: int) -> str:
         """Token string of an id (first field for Octuple)."""
         size = self.vocab_sizes[0]
-        if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < size:
+        try:
+            index = operator.index(token_id)  # ints, numpy and 0-d torch integers
+        except TypeError:
+            raise InvalidTokenError(f"token id must be an integer, got {token_id!r}") from None
+        if isinstance(token_id, bool) or not 0 <= index < size:
             raise InvalidTokenError(f"token id {token_id!r} is outside the vocabulary [0, {size})")
         if self.is_multi_vocab:
-            return str(self._tok[0, token_id])
-        return str(self._tok[token_id])
+            return str(self._tok[0, index])
+        return str(self._tok[index])
 
     # ---------------------------------------------------------------------------------- encode
     def _encode_music(self, midi: MidiSource) -> TokenIds:
