@@ -119,7 +119,9 @@ class HFBackbone(Backbone):
         pass_attention_mask: bool = True,
     ) -> None:
         super().__init__(name)
-        self.model = model
+        # from_pretrained returns eval mode; like any fresh nn.Module, start in train mode and let the
+        # caller (Lightning, AudioEncoder.embed_audio, model.eval()) decide.
+        self.model = model.train()
         config = model.config
         self.sample_rate = int(sample_rate)
         self.num_layers = int(config.num_hidden_layers)
@@ -155,7 +157,7 @@ class MuQBackbone(Backbone):
 
     def __init__(self, muq_model: nn.Module, *, name: str = "muq") -> None:
         super().__init__(name)
-        self.muq = muq_model
+        self.muq = muq_model.train()
         config = muq_model.config
         self.sample_rate = 24_000
         self.num_layers = int(getattr(config, "encoder_depth", 12))

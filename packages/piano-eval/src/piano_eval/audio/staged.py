@@ -91,6 +91,10 @@ class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptatio
         if self.stage == "supervised":
             return
         self.stage = "supervised"
+        hub_config = getattr(self, "_hub_mixin_config", None)
+        if isinstance(hub_config, dict):  # save_pretrained then records the stage the weights are in
+            hub_config["stage"] = "supervised"
+        self.hparams["stage"] = "supervised"
         trainer = self._trainer
         if trainer is not None and trainer.training:
             trainer.strategy.setup_optimizers(trainer)
