@@ -212,3 +212,14 @@ def test_fused_model_hub_round_trip(tmp_path):
     score = torch.randn(2, 2, 4)
     assert loaded.fusion_type == "gated"
     assert torch.equal(loaded(*args, score=score).gates, model(*args, score=score).gates)
+
+
+def test_fused_module_components_round_trip(tmp_path):
+    torch.manual_seed(0)
+    module = _module("cross_attention").eval()
+    module.save_components(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fusion", "scorer"]
+    other = _module("cross_attention").eval()
+    other.load_components(tmp_path)
+    part = collate_fused_parts([{"audio": torch.randn(3, 6), "symbolic": torch.randn(2, 4)}])
+    assert torch.equal(other.predict_scores(part), module.predict_scores(part))

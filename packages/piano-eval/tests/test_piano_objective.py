@@ -1,18 +1,27 @@
 """The shared objective, pair batches and the Lightning base class on planted-signal data."""
 
+import inspect
+import typing
+
 import pytest
 import torch
+from piano_eval.fusion import FusedPerformanceModule
 from piano_eval.heads import HeadOutput
+from piano_eval.losses import ccc_loss, listmle_loss
 from piano_eval.objective import (
     EmbeddingPerformanceModule,
+    HierarchicalMultiTaskModule,
     ObjectiveConfig,
     PerformanceObjective,
     PerformancePairDataset,
     collate_embedding_pairs,
     pad_sequences,
 )
+from piano_eval.symbolic.gnn import ScoreGraphModule
+from piano_eval.symbolic.remi_transformer import RemiTransformerModule
 from piano_eval.testing import make_smoke_trainer, make_synthetic_pair_loader, make_synthetic_performances
 from shared_audio_core import metrics
+from torch.utils.data import DataLoader
 
 
 def _out(z, proj, scores):
@@ -136,3 +145,90 @@ def test_embedding_module_trains_on_planted_signal_with_lightning():
     logits_ab = module.compare(batch["a"], batch["b"])
     logits_ba = module.compare(batch["b"], batch["a"])
     assert torch.allclose(logits_ab, -logits_ba, atol=1e-5)
+
+
+def test_optional_listmle_and_ccc_terms_enter_the_total():
+    torch.manual_seed(0)
+    cfg = ObjectiveConfig(lambda_listmle=0.2, lambda_ccc=0.4)
+    objective = PerformanceObjective(cfg)
+    a = _out(torch.randn(4, 3), torch.randn(4, 5), torch.rand(4, 2))
+    b = _out(torch.randn(4, 3), torch.randn(4, 5), torch.rand(4, 2))
+    labels_a, labels_b = torch.rand(4, 2), torch.rand(4, 2)
+    ids = torch.tensor([0, 0, 1, 1])
+    losses = objective(a, b, torch.randn(4, 2), labels_a, labels_b, ids, ids)
+    scores, targets = torch.cat([a.scores, b.scores]), torch.cat([labels_a, labels_b])
+    assert losses["listmle"].item() == pytest.approx(listmle_loss(scores.T, targets.T).item(), rel=1e-6)
+    assert losses["ccc"].item() == pytest.approx(ccc_loss(scores, targets).item(), rel=1e-6)
+    expected = losses["ranking"] + 0.3 * losses["contrastive"] + 0.5 * losses["regression"]
+    expected = expected + 0.2 * losses["listmle"] + 0.4 * losses["ccc"]
+    assert losses["total"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_module_components_save_and_load_through_from_pretrained(tmp_path):
+    torch.manual_seed(0)
+    module = EmbeddingPerformanceModule(input_dim=4, hidden_dim=8, projection_dim=4, num_dimensions=2).eval()
+    module.save_components(tmp_path)
+    assert (tmp_path / "scorer" / "model.safetensors").is_file()
+    assert (tmp_path / "scorer" / "README.md").is_file()
+    other = EmbeddingPerformanceModule(input_dim=4, hidden_dim=8, projection_dim=4, num_dimensions=2).eval()
+    part = {"features": torch.randn(2, 3, 4), "mask": torch.ones(2, 3, dtype=torch.bool)}
+    assert not torch.equal(other(part).scores, module(part).scores)
+    other.load_components(tmp_path)
+    assert torch.equal(other(part).scores, module(part).scores)
+    with pytest.raises(FileNotFoundError, match="scorer"):
+        other.load_components(tmp_path / "nowhere")
+
+
+def test_hierarchical_multitask_module_smoke_training_and_uncertainties():
+    torch.manual_seed(0)
+    perf = make_synthetic_performances(
+        num_pieces=4, performances_per_piece=4, feature_dim=6, num_dimensions=3
+    )
+    items = list(zip(perf.features, perf.labels, strict=True))
+
+    def collate(batch):
+        features, mask = pad_sequences([f for f, _ in batch])
+        return {"features": features, "mask": mask, "labels": torch.stack([y for _, y in batch])}
+
+    loader = DataLoader(
+        items, batch_size=8, shuffle=True, collate_fn=collate, generator=torch.Generator().manual_seed(0)
+    )
+    module = HierarchicalMultiTaskModule(
+        input_dim=6,
+        lstm_hidden_dim=8,
+        num_lstm_layers=1,
+        num_attention_heads=2,
+        aggregated_dim=16,
+        shared_dim=16,
+        head_hidden_dim=8,
+        num_dimensions=3,
+        dropout=0.0,
+        learning_rate=1e-2,
+    )
+    full = collate(items)
+    with torch.no_grad():
+        before = module.loss(full)[1].mean().item()
+    make_smoke_trainer(max_steps=40).fit(module, loader)
+    module.eval()
+    with torch.no_grad():
+        after = module.loss(full)[1].mean().item()
+    assert after < 0.5 * before
+    # Small residuals pull the learned log-variances below zero (higher weight on those dimensions).
+    assert (module.model.head.log_variances < 0).all()
+
+
+@pytest.mark.parametrize(
+    "module_class",
+    [
+        EmbeddingPerformanceModule,
+        HierarchicalMultiTaskModule,
+        RemiTransformerModule,
+        ScoreGraphModule,
+        FusedPerformanceModule,
+    ],
+)
+def test_lightning_modules_have_fully_typed_init_for_lightning_cli(module_class):
+    signature = inspect.signature(module_class.__init__)
+    hints = typing.get_type_hints(module_class.__init__)
+    missing = [name for name in signature.parameters if name != "self" and name not in hints]
+    assert not missing, f"untyped __init__ args: {missing}"

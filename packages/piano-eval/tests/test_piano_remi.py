@@ -240,3 +240,24 @@ def test_module_from_core_tokenizer_encodes_a_real_midi_score():
     assert module.mask_id == tokenizer.mask_id and module.encoder.vocab_size == tokenizer.vocab_size
     scores = module.predict_scores(collate_token_parts([ids], tokenizer.pad_id))
     assert scores.shape == (1, 19) and ((scores > 0) & (scores < 1)).all()
+
+
+def test_module_components_round_trip(tmp_path):
+    torch.manual_seed(0)
+    kwargs = dict(
+        d_model=16,
+        num_heads=2,
+        num_layers=1,
+        dim_feedforward=32,
+        max_seq_len=16,
+        hidden_dim=8,
+        projection_dim=4,
+        num_dimensions=2,
+    )
+    module = RemiTransformerModule(VOCAB, PAD, MASK, SPECIALS, **kwargs).eval()
+    module.save_components(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["encoder", "scorer"]
+    other = RemiTransformerModule(VOCAB, PAD, MASK, SPECIALS, **kwargs).eval()
+    other.load_components(tmp_path)
+    part = collate_token_parts([[1, 5, 9, 2]], PAD)
+    assert torch.equal(other.predict_scores(part), module.predict_scores(part))

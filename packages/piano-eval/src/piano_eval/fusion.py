@@ -373,6 +373,9 @@ class FusedPerformanceModule(PerformanceModule):
         score_features, score_mask = score if score is not None else (None, None)
         return self.fusion(audio[0], symbolic[0], audio[1], symbolic[1], score_features, score_mask)
 
+    def hub_components(self) -> dict[str, nn.Module]:
+        return {"fusion": self.fusion, **super().hub_components()}
+
     def encode(self, part: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         fused = self.fuse(part)
         return fused.features, fused.mask

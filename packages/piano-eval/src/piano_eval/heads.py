@@ -274,3 +274,37 @@ class MultiTaskHead(nn.Module):
         shared = self.shared(x)
         logits = torch.cat([head(shared) for head in self.dimension_heads], dim=-1)
         return MultiTaskOutput(torch.sigmoid(logits) * self.output_scale, self.log_variances)
+
+
+class HierarchicalMultiTaskModel(nn.Module, PianoEvalHubMixin, tags=["hierarchical", "multi-task"]):
+    """Seed-001 composition: :class:`HierarchicalAggregator` → :class:`MultiTaskHead` over frame features."""
+
+    model_description = (
+        "BiLSTM + multi-head attention aggregator with per-dimension heads and learned (Kendall & Gal) "
+        "uncertainties, regressing perceptual scores from frame embeddings."
+    )
+
+    def __init__(
+        self,
+        input_dim: int,
+        lstm_hidden_dim: int = 256,
+        num_lstm_layers: int = 2,
+        num_attention_heads: int = 4,
+        aggregated_dim: int = 512,
+        shared_dim: int = 256,
+        head_hidden_dim: int = 128,
+        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.aggregator = HierarchicalAggregator(
+            input_dim, lstm_hidden_dim, num_lstm_layers, num_attention_heads, aggregated_dim, dropout
+        )
+        self.head = MultiTaskHead(aggregated_dim, num_dimensions, shared_dim, head_hidden_dim, dropout)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[MultiTaskOutput, torch.Tensor]:
+        """Return the multi-task output and the aggregator's attention weights ``[B, heads, T]``."""
+        aggregated, weights = self.aggregator(x, mask)
+        return self.head(aggregated), weights

@@ -15,6 +15,7 @@ import abc
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -24,17 +25,20 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
-from piano_eval.heads import HeadOutput, PerformanceScorer
+from piano_eval.heads import HeadOutput, HierarchicalMultiTaskModel, PerformanceScorer
 from piano_eval.losses import (
     UncertaintyWeightedLoss,
     ambiguity_mask,
+    ccc_loss,
     dimension_ranking_loss,
     invariance_loss,
+    listmle_loss,
     piece_infonce_loss,
     regression_loss,
+    uncertainty_weighted_sum,
 )
 
-TASKS: tuple[str, ...] = ("ranking", "contrastive", "regression", "invariance")
+TASKS: tuple[str, ...] = ("ranking", "contrastive", "regression", "invariance", "listmle", "ccc")
 
 
 @dataclass
@@ -45,6 +49,9 @@ class ObjectiveConfig:
     lambda_contrastive: float = 0.3
     lambda_regression: float = 0.5
     lambda_invariance: float = 0.1
+    # Optional extras (off by default): listwise ranking of the batch per dimension, and 1 − CCC.
+    lambda_listmle: float = 0.0
+    lambda_ccc: float = 0.0
     temperature: float = 0.07
     ambiguity_threshold: float = 0.05
     # Replace the fixed lambdas by learned Kendall & Gal weights over the tasks whose lambda is > 0.
@@ -123,6 +130,19 @@ class PerformanceObjective(nn.Module):
                 None if pair_mask is None else torch.cat([mask_a, mask_b]),
             ),
         }
+        if cfg.lambda_listmle > 0 or cfg.lambda_ccc > 0:
+            scores = torch.cat([out_a.scores, out_b.scores])
+            targets = torch.cat([labels_a, labels_b])
+            observed = None if pair_mask is None else torch.cat([mask_a, mask_b])
+            if cfg.lambda_listmle > 0:
+                # One list per dimension over every performance in the batch.
+                losses["listmle"] = listmle_loss(
+                    scores.T, targets.T, None if observed is None else observed.T
+                )
+            if cfg.lambda_ccc > 0:
+                if observed is not None and not bool(observed.all()):
+                    raise ValueError("the CCC loss needs complete labels; set lambda_ccc=0 with label masks")
+                losses["ccc"] = ccc_loss(scores, targets)
         augmented = [(o, a) for o, a in ((out_a, out_a_aug), (out_b, out_b_aug)) if a is not None]
         if augmented:
             losses["invariance"] = torch.stack([invariance_loss(o.z, a.z) for o, a in augmented]).mean()
@@ -175,6 +195,26 @@ class PerformanceModule(L.LightningModule, abc.ABC):
     @property
     def comparator(self) -> nn.Module:
         return self.scorer.comparator
+
+    def hub_components(self) -> dict[str, nn.Module]:
+        """The plain Hub-saveable models this module is made of; subclasses add their encoders."""
+        return {"scorer": self.scorer}
+
+    def save_components(self, directory: str | Path) -> Path:
+        """``save_pretrained`` every Hub component into ``directory/<name>`` (config, weights, model card)."""
+        directory = Path(directory)
+        for name, model in self.hub_components().items():
+            model.save_pretrained(directory / name)
+        return directory
+
+    def load_components(self, directory: str | Path) -> None:
+        """Load weights saved by :meth:`save_components` through each component's ``from_pretrained``."""
+        directory = Path(directory)
+        for name, model in self.hub_components().items():
+            if not (directory / name).is_dir():
+                raise FileNotFoundError(f"no saved component {name!r} under {directory}")
+            loaded = type(model).from_pretrained(directory / name, strict=True)
+            model.load_state_dict(loaded.state_dict(), strict=True)
 
     @abc.abstractmethod
     def encode(self, part: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -293,6 +333,69 @@ class EmbeddingPerformanceModule(PerformanceModule):
         if mask is None:
             mask = torch.ones(features.shape[:2], dtype=torch.bool, device=features.device)
         return features, mask
+
+
+class HierarchicalMultiTaskModule(L.LightningModule):
+    """Regression with the seed-001 stack: BiLSTM aggregator, per-dimension heads and an uncertainty-weighted
+    per-dimension MSE (Kendall & Gal). Batches: ``{"features", "mask", "labels"}`` (+ ``"label_mask"``)."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        lstm_hidden_dim: int = 256,
+        num_lstm_layers: int = 2,
+        num_attention_heads: int = 4,
+        aggregated_dim: int = 512,
+        shared_dim: int = 256,
+        head_hidden_dim: int = 128,
+        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
+        dropout: float = 0.1,
+        learning_rate: float = 1e-4,
+        weight_decay: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = HierarchicalMultiTaskModel(
+            input_dim,
+            lstm_hidden_dim,
+            num_lstm_layers,
+            num_attention_heads,
+            aggregated_dim,
+            shared_dim,
+            head_hidden_dim,
+            num_dimensions,
+            dropout,
+        )
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(features, mask)[0].scores
+
+    def loss(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(total, per-dimension MSE)`` for a batch."""
+        out, _ = self.model(batch["features"], batch.get("mask"))
+        per_dimension = regression_loss(
+            out.scores, batch["labels"], batch.get("label_mask"), reduction="per_dimension"
+        )
+        return uncertainty_weighted_sum(per_dimension, out.log_variances), per_dimension
+
+    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        total, per_dimension = self.loss(batch)
+        batch_size = batch["labels"].shape[0]
+        self.log("train/total", total, prog_bar=True, batch_size=batch_size)
+        self.log("train/mse", per_dimension.mean(), batch_size=batch_size)
+        return total
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        total, per_dimension = self.loss(batch)
+        batch_size = batch["labels"].shape[0]
+        self.log("val/total", total, batch_size=batch_size)
+        self.log("val/mse", per_dimension.mean(), batch_size=batch_size)
+        return total
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
 
 
 # ---------------------------------------------------------------------------------------------------------

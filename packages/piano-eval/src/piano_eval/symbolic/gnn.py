@@ -288,6 +288,9 @@ class ScoreGraphModule(PerformanceModule):
     def switch_to_finetune(self) -> None:
         self.stage = "finetune"
 
+    def hub_components(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, **super().hub_components()}
+
     def encode(self, part: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(part.x, part.edge_index, part.edge_type)
         batch_vector = (

@@ -257,6 +257,9 @@ class RemiTransformerModule(PerformanceModule):
     def switch_to_finetune(self) -> None:
         self.stage = "finetune"
 
+    def hub_components(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, **super().hub_components()}
+
     def encode(self, part: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         mask = part["attention_mask"].bool()
         return self.encoder(part["input_ids"], mask), mask
