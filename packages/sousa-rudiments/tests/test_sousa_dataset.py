@@ -196,6 +196,12 @@ def test_shards_merge_into_the_clean_dataset(labels_dataset, tmp_path):
     merge_shards(shard_dirs, merged, progress=False)
     assert finalize_existing(merged, progress=False) == TINY.num_samples(with_audio=False)
     assert label_bytes(merged) == label_bytes(labels_dataset)
+    # Shards sharing one directory: the last one to finish merges.
+    shared = tmp_path / "shared"
+    assert not generate(_config(shared, shard=Shard(1, 2))).finalized
+    last = generate(_config(shared, shard=Shard(0, 2)))
+    assert last.finalized and last.num_samples == TINY.num_samples(with_audio=False)
+    assert label_bytes(shared) == label_bytes(labels_dataset)
     # The other route: copy shard 1 into shard 0's directory and rerun without --shard.
     shutil.copytree(shard_dirs[1] / "_parts", shard_dirs[0] / "_parts", dirs_exist_ok=True)
     shutil.copytree(shard_dirs[1] / "midi", shard_dirs[0] / "midi", dirs_exist_ok=True)

@@ -1,4 +1,4 @@
-"""SOUSA dataset generation, storage, checks and statistics (see ``docs/dataset.md``)."""
+"""SOUSA dataset generation, storage, checks and statistics (layout, resume and sharding: package README)."""
 
 from sousa_rudiments.dataset.check import CheckReport, check_dataset
 from sousa_rudiments.dataset.generate import (

@@ -348,7 +348,9 @@ def generate(config: GenerateConfig) -> GenerateResult:
     identity = build_identity(config)
     _prepare_directory(config, identity)
     root = config.output_dir
-    remove_stale_temporaries(root)
+    if config.shard is None:
+        # Shards may share one directory (NFS); another shard's in-flight temporaries are not stale.
+        remove_stale_temporaries(root)
 
     profiles = generate_profiles(config.preset.num_profiles, config.seed)
     all_tasks = plan_tasks(
@@ -374,11 +376,18 @@ def generate(config: GenerateConfig) -> GenerateResult:
         bar.close()
 
     result = GenerateResult(root, len(tasks), generated=len(todo), reused=len(done), redone=problems)
-    if config.shard is None or _all_done(root, all_tasks, digest):
+    if config.shard is None:
         result.num_samples = finalize(
             root, identity, all_tasks, profiles, config.seed, progress=config.progress
         )
         result.finalized = True
+    elif _all_done(root, all_tasks, digest):
+        # Shards sharing one directory: the last one to finish validates the others' work and merges.
+        try:
+            result.num_samples = finalize_existing(root, progress=config.progress)
+            result.finalized = True
+        except IncompleteDatasetError as exc:
+            print(f"sousa: not merging yet: {exc}", file=sys.stderr)
     return result
 
 
