@@ -236,6 +236,16 @@ class ContinuousPerformanceModel(
         self.diversity_weight = diversity_weight
         self.gumbel_start, self.gumbel_end, self.gumbel_decay = (float(t) for t in gumbel_temperature)
 
+    def set_stage(self, stage: Stage) -> None:
+        """Switch between ``"pretrain"`` and ``"finetune"`` (recorded in the Hub config and hparams)."""
+        if stage not in ("pretrain", "finetune"):
+            raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
+        self.stage = stage
+        self.hparams["stage"] = stage
+        hub_config = getattr(self, "_hub_mixin_config", None)
+        if isinstance(hub_config, dict):
+            hub_config["stage"] = stage
+
     def encode(self, part: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         features = part["features"]
         mask = part.get("mask")
