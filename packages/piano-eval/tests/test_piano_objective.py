@@ -232,3 +232,22 @@ def test_lightning_modules_have_fully_typed_init_for_lightning_cli(module_class)
     hints = typing.get_type_hints(module_class.__init__)
     missing = [name for name in signature.parameters if name != "self" and name not in hints]
     assert not missing, f"untyped __init__ args: {missing}"
+
+
+def test_validation_metrics_skip_missing_ratings():
+    torch.manual_seed(0)
+    perf = make_synthetic_performances(
+        num_pieces=2, performances_per_piece=3, feature_dim=4, num_dimensions=2
+    )
+    label_mask = torch.ones_like(perf.labels, dtype=torch.bool)
+    label_mask[0, 1] = False
+    labels = perf.labels.clone()
+    labels[0, 1] = float("nan")  # a "don't know" rating
+    dataset = PerformancePairDataset(perf.features, labels, perf.piece_ids, label_mask=label_mask)
+    loader = DataLoader(dataset, batch_size=4, collate_fn=collate_embedding_pairs)
+    module = EmbeddingPerformanceModule(input_dim=4, hidden_dim=8, projection_dim=4, num_dimensions=2)
+    trainer = make_smoke_trainer(max_steps=2)
+    trainer.fit(module, loader)
+    trainer.validate(module, loader, verbose=False)
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in trainer.callback_metrics.values())
+    assert {"val/pairwise_accuracy", "val/r2", "val/total"} <= set(trainer.callback_metrics)

@@ -267,13 +267,19 @@ class PerformanceModule(L.LightningModule, abc.ABC):
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         losses, outputs = self.pair_losses(batch)
         self._log_losses("val", losses, batch["labels_a"].shape[0])
+        labels_a, labels_b = batch["labels_a"].detach(), batch["labels_b"].detach()
+        observed_a = batch.get("label_mask_a", torch.ones_like(labels_a, dtype=torch.bool)).bool()
+        observed_b = batch.get("label_mask_b", torch.ones_like(labels_b, dtype=torch.bool)).bool()
+        both = observed_a & observed_b
+        # Missing ratings become exact ties (excluded by pairwise accuracy) and are dropped from R².
         self._val_outputs.append(
             {
                 "logits": outputs["logits"].detach(),
-                "labels_a": batch["labels_a"].detach(),
-                "labels_b": batch["labels_b"].detach(),
+                "labels_a": torch.where(both, labels_a, torch.zeros_like(labels_a)),
+                "labels_b": torch.where(both, labels_b, torch.zeros_like(labels_b)),
                 "scores": torch.cat([outputs["scores_a"], outputs["scores_b"]]).detach(),
-                "targets": torch.cat([batch["labels_a"], batch["labels_b"]]).detach(),
+                "targets": torch.cat([labels_a, labels_b]),
+                "observed": torch.cat([observed_a, observed_b]),
             }
         )
         return losses["total"]
@@ -285,16 +291,18 @@ class PerformanceModule(L.LightningModule, abc.ABC):
         """Log pooled pairwise accuracy and R² (the core's definitions) over the whole validation set."""
         if not self._val_outputs:
             return
-        merged = {k: torch.cat([o[k] for o in self._val_outputs]).float().cpu() for k in self._val_outputs[0]}
+        merged = {k: torch.cat([o[k] for o in self._val_outputs]).cpu() for k in self._val_outputs[0]}
         self._val_outputs = []
         threshold = self.objective.config.ambiguity_threshold
         if bool(ambiguity_mask(merged["labels_a"], merged["labels_b"], threshold).any()):
             accuracy = metrics.pairwise_accuracy(
-                merged["logits"], merged["labels_a"], merged["labels_b"], threshold
+                merged["logits"].float(), merged["labels_a"].float(), merged["labels_b"].float(), threshold
             )
             self.log("val/pairwise_accuracy", accuracy.overall)
-        if float(merged["targets"].var()) > 0:
-            self.log("val/r2", metrics.r2(merged["scores"], merged["targets"]))
+        observed = merged["observed"]
+        scores, targets = merged["scores"][observed].float(), merged["targets"][observed].float()
+        if targets.numel() >= 2 and float(targets.var()) > 0:
+            self.log("val/r2", metrics.r2(scores, targets))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.parameters() if p.requires_grad]
