@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -36,6 +38,16 @@ def test_console_script_is_declared():
     pyproject = Path(__file__).parents[1] / "pyproject.toml"
     scripts = tomllib.loads(pyproject.read_text())["project"]["scripts"]
     assert scripts["sousa"] == "sousa_rudiments.cli:main"
+
+
+def test_installed_console_script_checks_the_dataset(tiny_audio):
+    script = Path(sys.executable).with_name("sousa")
+    assert script.is_file(), "the `sousa` console script is not installed in this environment"
+    done = subprocess.run(
+        [str(script), "check", str(tiny_audio), "--quiet"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{tiny_audio}: OK" in done.stdout
 
 
 def test_generate_then_check_passes(tiny_audio, capsys):

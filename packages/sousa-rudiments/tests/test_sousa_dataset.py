@@ -310,3 +310,20 @@ def test_stats_tables_per_tier_rudiment_and_tempo(labels_dataset):
         tiers.loc["beginner", "mean_abs_timing_error_ms"]
         > tiers.loc["professional", "mean_abs_timing_error_ms"]
     )
+
+
+def test_identity_pins_soundfont_bytes_not_just_names(tmp_path):
+    from sousa_rudiments.dataset.generate import build_identity
+
+    copy = tmp_path / "a" / default_soundfont().name
+    copy.parent.mkdir()
+    copy.write_bytes(default_soundfont().read_bytes())
+    edited = tmp_path / "b" / default_soundfont().name
+    edited.parent.mkdir()
+    edited.write_bytes(default_soundfont().read_bytes() + b"\0\0")
+    original = build_identity(_config(tmp_path / "x", with_audio=True, soundfonts=(copy,)))
+    same = build_identity(_config(tmp_path / "x", with_audio=True, soundfonts=(default_soundfont(),)))
+    other = build_identity(_config(tmp_path / "x", with_audio=True, soundfonts=(edited,)))
+    assert original.differences(same) == []
+    (diff,) = original.differences(other)
+    assert diff.startswith("soundfont_sha256")

@@ -209,3 +209,14 @@ def test_upload_validates_inputs(staged, tmp_path):
         hub.upload(staged, "no-slash", dry_run=True)
     with pytest.raises(hub.StagingError, match="not built by"):
         hub.upload(tmp_path, "a/b", dry_run=True)
+
+
+def test_labels_only_dataset_stages_midi_and_labels_configs(tmp_path):
+    source = tmp_path / "labels"
+    generate(GenerateConfig(source, TINY, seed=2, progress=False))
+    staged = hub.prepare(source, tmp_path / "stage")
+    data = DatasetCard.load(staged / "README.md").data.to_dict()
+    assert [c["config_name"] for c in data["configs"]] == ["midi_only", "labels_only"]
+    assert data["configs"][0].get("default") is True
+    ds = datasets.load_dataset(str(staged), "labels_only")
+    assert sum(split.num_rows for split in ds.values()) == TINY.num_samples(with_audio=False)

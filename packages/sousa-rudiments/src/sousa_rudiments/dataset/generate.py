@@ -9,6 +9,7 @@ sorted by sample id, ``splits.json`` and the final ``metadata.json``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -42,6 +43,7 @@ from sousa_rudiments.dataset.storage import (
     audio_relpath,
     check_writable,
     describe_files,
+    file_digest,
     load_identity,
     midi_relpath,
     part_path,
@@ -128,7 +130,13 @@ def build_identity(config: GenerateConfig) -> DatasetIdentity:
         preset=config.preset.to_dict(),
         with_audio=config.with_audio,
         soundfonts=tuple(p.name for p in config.soundfonts) if config.with_audio else (),
+        soundfont_sha256=tuple(_soundfont_digest(p) for p in config.soundfonts) if config.with_audio else (),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _soundfont_digest(path: Path) -> str:
+    return file_digest(path)[:16]
 
 
 # ------------------------------------------------------------------------------------------ context

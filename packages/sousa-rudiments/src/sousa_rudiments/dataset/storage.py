@@ -149,6 +149,9 @@ class DatasetIdentity:
     preset: dict[str, Any]
     with_audio: bool
     soundfonts: tuple[str, ...]
+    #: SHA-256 (first 16 hex digits) of each SoundFont file: the same name with other content renders
+    #: other audio, so shards and resumes must agree on the bytes, not just the names.
+    soundfont_sha256: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +161,7 @@ class DatasetIdentity:
             "preset": self.preset,
             "with_audio": self.with_audio,
             "soundfonts": list(self.soundfonts),
+            "soundfont_sha256": list(self.soundfont_sha256),
         }
 
     @classmethod
@@ -168,6 +172,7 @@ class DatasetIdentity:
             preset=dict(data["preset"]),
             with_audio=bool(data["with_audio"]),
             soundfonts=tuple(data["soundfonts"]),
+            soundfont_sha256=tuple(data.get("soundfont_sha256", ())),
         )
 
     def digest(self) -> str:
@@ -181,7 +186,7 @@ class DatasetIdentity:
     def differences(self, other: DatasetIdentity) -> list[str]:
         mine, theirs = self._comparable(), other._comparable()
         diffs = []
-        for key in ("generator_version", "seed", "with_audio", "soundfonts"):
+        for key in ("generator_version", "seed", "with_audio", "soundfonts", "soundfont_sha256"):
             if mine[key] != theirs[key]:
                 diffs.append(f"{key}: existing {theirs[key]!r}, requested {mine[key]!r}")
         if mine["preset"] != theirs["preset"]:
