@@ -1,6 +1,12 @@
 """Symbolic encoders: S1 REMI Transformer (:mod:`.remi_transformer`), S2 score-graph GNN (:mod:`.graph`,
 :mod:`.gnn`) and S3 continuous features (:mod:`.continuous`)."""
 
+from piano_eval.symbolic.continuous import (
+    ContinuousEncoder,
+    ContinuousPerformanceModel,
+    collate_continuous_features,
+    features_from_midi,
+)
 from piano_eval.symbolic.gnn import (
     RELATIONS,
     HeteroScoreGraphEncoder,
@@ -32,6 +38,8 @@ __all__ = [
     "EDGE_TYPES",
     "NODE_FEATURES",
     "RELATIONS",
+    "ContinuousEncoder",
+    "ContinuousPerformanceModel",
     "HeteroScoreGraphEncoder",
     "MidiGraphError",
     "RemiTransformerEncoder",
@@ -39,8 +47,10 @@ __all__ = [
     "ScoreGraphEncoder",
     "ScoreGraphModule",
     "add_reverse_relations",
+    "collate_continuous_features",
     "collate_graph_parts",
     "collate_token_parts",
+    "features_from_midi",
     "hetero_to_homogeneous",
     "link_prediction_loss",
     "make_graph_pair_collate",
