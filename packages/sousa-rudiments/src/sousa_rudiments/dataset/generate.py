@@ -181,6 +181,9 @@ class _Context:
         atomic_write_bytes(self.root / midi_rel, bytes(score.dumps_midi()))
         written = [midi_rel]
 
+        # Stroke, measure and exercise labels depend on the performance only: compute them once and
+        # stamp each clip's sample id on a copy.
+        labels = table_builders.performance_label_rows(performance, profile)
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in LABEL_TABLES}
         for spec in task.samples:
             media: dict[str, Any] = {"midi_path": midi_rel, "audio_path": None}
@@ -209,11 +212,11 @@ class _Context:
                     augmentation_preset=spec.augmentation_preset,
                     aug_params=clip.aug_params,
                 )
-            rows = table_builders.sample_tables(
-                performance, profile, spec.sample_id, task.performance_id, media
+            for name, rows in labels.items():
+                tables[name].extend({**row, "sample_id": spec.sample_id} for row in rows)
+            tables["samples"].append(
+                table_builders.sample_row(performance, profile, spec.sample_id, task.performance_id, media)
             )
-            for name in LABEL_TABLES:
-                tables[name].extend(rows[name])
 
         record = PartRecord(
             performance_id=task.performance_id,
@@ -231,7 +234,6 @@ _WORKER: _Context | None = None
 
 def _init_worker(config: GenerateConfig) -> None:
     global _WORKER
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     _WORKER = _Context(config)
 
 

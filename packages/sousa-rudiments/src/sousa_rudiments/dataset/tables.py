@@ -83,21 +83,26 @@ def sample_row(
     return row
 
 
+def performance_label_rows(
+    performance: Any, profile: Any, sample_id: str = ""
+) -> dict[str, list[dict[str, Any]]]:
+    """Stroke, measure and exercise rows of a performance (every clip of it shares them)."""
+    from sousa_rudiments.labels import exercise_row, measure_rows, stroke_rows
+
+    return {
+        "strokes": list(stroke_rows(performance, sample_id)),
+        "measures": list(measure_rows(performance, sample_id)),
+        "exercises": [exercise_row(performance, profile, sample_id)],
+    }
+
+
 def sample_tables(
     performance: Any, profile: Any, sample_id: str, performance_id: str, media: Mapping[str, Any]
 ) -> dict[str, list[dict[str, Any]]]:
     """All label rows of one sample, by table name."""
-    from sousa_rudiments.labels import exercise_row, measure_rows, stroke_rows
-
-    strokes = stroke_rows(performance, sample_id)
-    measures = measure_rows(performance, sample_id)
-    exercise = exercise_row(performance, profile, sample_id)
-    return {
-        "strokes": list(strokes),
-        "measures": list(measures),
-        "exercises": [exercise],
-        "samples": [sample_row(performance, profile, sample_id, performance_id, media)],
-    }
+    rows = performance_label_rows(performance, profile, sample_id)
+    rows["samples"] = [sample_row(performance, profile, sample_id, performance_id, media)]
+    return rows
 
 
 def _samples_schema(rows: Sequence[Mapping[str, Any]]) -> pa.Schema:
