@@ -99,3 +99,53 @@ def test_drum_tracks_are_ignored():
     score.tracks.append(drums)
     assert midi_to_graph(score).num_nodes == 5
     assert torch.equal(midi_to_graph(score).edge_index, midi_to_graph(_score(pedal=False)).edge_index)
+
+
+def _brute_force_edges(onsets, offsets):
+    """The edge definitions written out pair by pair (the reference for the searchsorted version)."""
+    n = len(onsets)
+    onset_set = set(onsets)
+    edges = {name: set() for name in EDGE_TYPES}
+    for i in range(n):
+        later = [o for o in onsets if o > offsets[i]]
+        for j in range(n):
+            if i != j and onsets[i] == onsets[j]:
+                edges["onset"].add((i, j))
+            if onsets[i] < onsets[j] < offsets[i]:
+                edges["during"].add((i, j))
+            if offsets[i] == onsets[j]:
+                edges["follow"].add((i, j))
+            if offsets[i] not in onset_set and later and onsets[j] == min(later):
+                edges["silence"].add((i, j))
+    return edges
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_edges_match_pairwise_definition_on_random_scores(seed):
+    gen = torch.Generator().manual_seed(seed)
+    notes = [
+        (
+            int(torch.randint(40, 90, (1,), generator=gen)),
+            int(torch.randint(0, 12, (1,), generator=gen)) * 120,
+            int(torch.randint(1, 6, (1,), generator=gen)) * 120,
+        )
+        for _ in range(25)
+    ]
+    notes = list({(p, s): (p, s, d) for p, s, d in notes}.values())  # one note per (pitch, onset)
+    data = midi_to_graph(_score(notes, pedal=False))
+    ordered = sorted(notes, key=lambda n: (n[1], n[0]))
+    expected = _brute_force_edges([s for _, s, _ in ordered], [s + d for _, s, d in ordered])
+    assert _edge_sets(data) == expected
+
+
+def test_large_piece_builds_quickly():
+    import time
+
+    gen = torch.Generator().manual_seed(0)
+    notes = [(int(torch.randint(21, 108, (1,), generator=gen)), 60 * k, 240) for k in range(6000)]
+    start = time.perf_counter()
+    data = midi_to_graph(_score(notes, pedal=False))
+    assert time.perf_counter() - start < 5.0
+    assert data.num_nodes == 6000
+    # Each note overlaps the next three onsets (240 / 60 = 4 grid steps): during edges to 3 notes.
+    assert int((data.edge_type == EDGE_TYPES.index("during")).sum()) == 3 * 6000 - 6
