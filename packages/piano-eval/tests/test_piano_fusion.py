@@ -223,3 +223,19 @@ def test_fused_module_components_round_trip(tmp_path):
     other.load_components(tmp_path)
     part = collate_fused_parts([{"audio": torch.randn(3, 6), "symbolic": torch.randn(2, 4)}])
     assert torch.equal(other.predict_scores(part), module.predict_scores(part))
+
+
+def test_gated_scores_follow_their_own_gate():
+    torch.manual_seed(0)
+    module = _module("gated").eval()
+    with torch.no_grad():
+        module.fusion.fusion.gate.weight.zero_()
+        module.fusion.fusion.gate.bias.copy_(torch.tensor([30.0, -30.0]))  # dim 0 ← audio, dim 1 ← symbolic
+    part = collate_fused_parts(
+        [{"audio": torch.randn(4, 6), "symbolic": torch.randn(3, 4)} for _ in range(3)]
+    )
+    changed = dict(part, symbolic=torch.randn_like(part["symbolic"]))
+    scores, scores_changed = module.predict_scores(part), module.predict_scores(changed)
+    assert torch.allclose(scores[:, 0], scores_changed[:, 0], atol=1e-5)
+    assert not torch.allclose(scores[:, 1], scores_changed[:, 1], atol=1e-4)
+    assert module.gates(part)[:, 0].min() > 0.99

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
-from piano_eval.heads import check_sequence_mask, masked_mean
+from piano_eval.heads import HeadOutput, check_sequence_mask, masked_mean
 from piano_eval.hub import PianoEvalHubMixin
 from piano_eval.objective import ObjectiveConfig, PerformanceModule, make_pair_collate, pad_sequences
 
@@ -139,6 +139,8 @@ class GatedFusion(nn.Module):
     audio (``g``) versus symbolic (``1 − g``). Output: ``K`` dimension tokens ``g_k·a + (1−g_k)·s + e_k``.
 
     :meth:`get_gates` exposes the gates, e.g. to check that pedalling leans on audio and timing on MIDI.
+    In :class:`FusedPerformanceModule` each score is read from its own token (:class:`DimensionReadout`),
+    while the comparator and contrastive projection use the attention-pooled tokens.
     """
 
     def __init__(
@@ -194,6 +196,26 @@ class GatedFusion(nn.Module):
         tokens = g * a.unsqueeze(1) + (1 - g) * s.unsqueeze(1) + self.dimension_embedding
         mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
         return FusionOutput(self.dropout(tokens), mask, gates)
+
+
+class DimensionReadout(nn.Module):
+    """Score ``k`` read from dimension token ``k`` only: ``sigmoid(w_k · LayerNorm(t_k) + b_k)``.
+
+    Used with :class:`GatedFusion` so that each dimension's score depends on its own audio/symbolic gate.
+    """
+
+    def __init__(self, fused_dim: int, num_dimensions: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(fused_dim)
+        self.weight = nn.Parameter(torch.randn(num_dimensions, fused_dim) / fused_dim**0.5)
+        self.bias = nn.Parameter(torch.zeros(num_dimensions))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if tokens.dim() != 3 or tokens.shape[1] != self.weight.shape[0]:
+            raise ValueError(
+                f"expected [B, {self.weight.shape[0]}, D] dimension tokens, got {tuple(tokens.shape)}"
+            )
+        return torch.sigmoid(torch.einsum("bkd,kd->bk", self.norm(tokens), self.weight) + self.bias)
 
 
 class ScoreConditioner(nn.Module):
@@ -261,6 +283,8 @@ class FusedPerformanceModel(nn.Module, PianoEvalHubMixin, tags=["fusion", "multi
             self.fusion = ConcatFusion(audio_dim, symbolic_dim, fused_dim, dropout)
         else:
             self.fusion = GatedFusion(audio_dim, symbolic_dim, fused_dim, num_dimensions, dropout)
+        # Gated fusion reads each dimension's score from its own gated token.
+        self.readout = DimensionReadout(fused_dim, num_dimensions) if fusion_type == "gated" else None
 
     def forward(
         self,
@@ -379,6 +403,14 @@ class FusedPerformanceModule(PerformanceModule):
     def encode(self, part: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         fused = self.fuse(part)
         return fused.features, fused.mask
+
+    def forward(self, part: Mapping[str, Any]) -> HeadOutput:
+        """Shared head over the fused tokens; with gated fusion, scores come from the per-dimension readout."""
+        fused = self.fuse(part)
+        out = self.scorer(fused.features, fused.mask)
+        if self.fusion.readout is not None:
+            out = out._replace(scores=self.fusion.readout(fused.features))
+        return out
 
     def gates(self, part: Mapping[str, Any]) -> torch.Tensor:
         """Per-dimension audio share ``[B, K]`` (gated fusion only)."""
