@@ -176,7 +176,7 @@ class DrumPatternTokenizer:
     def decode_pattern(
         self, ids: Sequence[int], tempo_bpm: float | None = None, bars: int | None = None
     ) -> Pattern:
-        """A quantized pattern from token ids.
+        """A quantized pattern from token ids (a pitch hit twice at one position is kept once, loudest).
 
         ``tempo_bpm`` defaults to the TempoBin of the sequence (120 if none); ``bars`` fixes the length
         and drops any note past it.
@@ -190,7 +190,8 @@ class DrumPatternTokenizer:
             tempo_bpm = float(tempo_bin) if tempo_bin is not None else 120.0
         score = self.core.decode(ids)
         pattern = Pattern.from_score(score, ticks_per_beat=self.config.ticks_per_beat)
-        pattern = pattern.replace(tempo_bpm=float(tempo_bpm))
+        # Merge repeated hits of one pitch at one position (a sampled sequence may repeat a PitchDrum).
+        pattern = pattern.replace(tempo_bpm=float(tempo_bpm)).quantized(self.config.positions_per_beat)
         if bars is not None:
             limit = bars * pattern.ticks_per_bar
             pattern = pattern.replace(notes=tuple(n for n in pattern.notes if n.time < limit), bars=bars)

@@ -1,0 +1,230 @@
+"""``drum-gen`` command line: generate, train, styles, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+MODEL_ENV = "DRUM_GEN_MODEL"
+
+
+def _add_model_argument(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument(
+        "--model",
+        required=required,
+        default=None if required else os.environ.get(MODEL_ENV),
+        help=f"checkpoint directory or Hugging Face repo id (default: ${MODEL_ENV})",
+    )
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available, else cpu)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drum-gen",
+        description="Generate N bars of General MIDI drums in a producer style, train the model, evaluate it.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser(
+        "generate", help="write a drum pattern MIDI file", description="Write a drum pattern MIDI file."
+    )
+    gen.add_argument(
+        "--style", required=True, help='style name or alias, e.g. "J Dilla" or dilla (see `drum-gen styles`)'
+    )
+    gen.add_argument("--bars", type=int, default=4, help="number of bars, 1-32 (default 4)")
+    gen.add_argument(
+        "--tempo", type=float, default=None, help="BPM, 30-300 (default: middle of the style's range)"
+    )
+    gen.add_argument(
+        "--humanize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="apply the style's swing, micro-timing, ghost notes and velocity feel once (default on)",
+    )
+    gen.add_argument("--temperature", type=float, default=0.9, help="sampling temperature (default 0.9)")
+    gen.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens; 0 = off (default)")
+    gen.add_argument(
+        "--top-p", type=float, default=0.95, help="nucleus sampling mass; 1 = off (default 0.95)"
+    )
+    gen.add_argument("--seed", type=int, default=None, help="random seed for reproducible output")
+    gen.add_argument("-o", "--output", required=True, type=Path, help="output .mid path")
+    _add_model_argument(gen)
+
+    train = sub.add_parser(
+        "train",
+        help="train a model on the procedural corpus",
+        description="Train on the procedural style corpus. Re-running with the same --out resumes.",
+    )
+    train.add_argument("--out", required=True, type=Path, help="output checkpoint directory")
+    train.add_argument("--config", type=Path, default=None, help="YAML recipe (e.g. recipes/cpu-small.yaml)")
+    train.add_argument(
+        "--max-minutes", type=float, default=None, help="wall-clock limit for the training loop"
+    )
+    train.add_argument("--max-epochs", type=int, default=None)
+    train.add_argument("--patterns-per-style", type=int, default=None)
+    train.add_argument("--bars", type=int, default=None, help="bars per training pattern")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--num-threads", type=int, default=None, help="torch CPU threads")
+    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    styles = sub.add_parser(
+        "styles", help="list the producer styles", description="List the producer styles."
+    )
+    styles.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="compare generated patterns with the corpus, per style",
+        description=(
+            "Generate patterns for every style and report groove consistency, empty-beat rate, density, "
+            "swing (after humanization) and style-classifier accuracy, generated vs corpus."
+        ),
+    )
+    _add_model_argument(evaluate)
+    evaluate.add_argument("--patterns-per-style", type=int, default=40, help="generated patterns per style")
+    evaluate.add_argument("--bars", type=int, default=4)
+    evaluate.add_argument("--seed", type=int, default=1234)
+    evaluate.add_argument("--temperature", type=float, default=0.9)
+    evaluate.add_argument("--top-p", type=float, default=0.95)
+    evaluate.add_argument("--json-out", type=Path, default=None, help="write the full report as JSON")
+    evaluate.add_argument(
+        "--markdown-out", type=Path, default=None, help="write the report tables as Markdown"
+    )
+    return parser
+
+
+def _require_model(model: str | None) -> str:
+    from drum_gen.loader import HOW_TO_GET_A_MODEL
+
+    if not model:
+        raise _CliError(f"no model given. {HOW_TO_GET_A_MODEL} You can also set ${MODEL_ENV}.")
+    return model
+
+
+class _CliError(Exception):
+    pass
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from drum_gen.generator import DrumGenerator
+    from drum_gen.loader import load_model
+
+    loaded = load_model(_require_model(args.model), device=args.device)
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    generator = DrumGenerator(loaded)
+    pattern = generator.generate(
+        args.style,
+        bars=args.bars,
+        tempo_bpm=args.tempo,
+        humanize=args.humanize,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    path = pattern.write_midi(args.output)
+    style = generator.resolve_style(args.style).name
+    print(
+        f"wrote {path}: {pattern.num_bars} bars of {style} at {pattern.tempo_bpm:g} BPM, "
+        f"{len(pattern.notes)} notes{' (humanized)' if pattern.humanized else ''}"
+    )
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from drum_gen.training import TrainingConfig, train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    data = TrainingConfig.from_yaml(args.config).to_dict() if args.config else TrainingConfig().to_dict()
+    overrides = {
+        "max_minutes": args.max_minutes,
+        "max_epochs": args.max_epochs,
+        "patterns_per_style": args.patterns_per_style,
+        "bars": args.bars,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "num_threads": args.num_threads,
+    }
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if args.no_progress:
+        data["progress"] = False
+    config = TrainingConfig.from_dict(data)
+    out = train(config, args.out)
+    summary = json.loads((out / "training_summary.json").read_text())
+    print(f"checkpoint written to {out}")
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    print(
+        f"generate with: drum-gen generate --model {out} --style 'J Dilla' --bars 4 --tempo 90 -o groove.mid"
+    )
+    return 0
+
+
+def _cmd_styles(args: argparse.Namespace) -> int:
+    from drum_gen.styles import list_styles
+
+    specs = list_styles()
+    if args.json:
+        print(json.dumps([s.to_dict() for s in specs], indent=2))
+        return 0
+    for spec in specs:
+        lo, hi = spec.tempo_range
+        aliases = ", ".join(spec.aliases) or "-"
+        print(
+            f"{spec.name:<14} swing {spec.swing_percent:4.1f}% (1/{spec.swing_resolution})  "
+            f"tempo {lo:g}-{hi:g} BPM  aliases: {aliases}\n    {spec.description}"
+        )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from drum_gen.evaluate import EvaluationConfig, evaluate_model
+    from drum_gen.loader import load_model
+
+    loaded = load_model(_require_model(args.model), device=args.device)
+    config = EvaluationConfig(
+        patterns_per_style=args.patterns_per_style,
+        bars=args.bars,
+        seed=args.seed,
+        temperature=args.temperature,
+        top_p=args.top_p,
+    )
+    report = evaluate_model(loaded, config)
+    markdown = report.to_markdown()
+    print(markdown)
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    if args.markdown_out:
+        args.markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown_out.write_text(markdown + "\n")
+    return 0
+
+
+COMMANDS = {"generate": _cmd_generate, "train": _cmd_train, "styles": _cmd_styles, "evaluate": _cmd_evaluate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from drum_gen.generator import GenerationError
+    from drum_gen.loader import ModelLoadError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (_CliError, ModelLoadError, GenerationError, ValueError, FileNotFoundError) as err:
+        print(f"drum-gen: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Generation pipeline: style + bars + tempo → tokens → quantized Pattern → humanize once → validate.
+
+Patterns longer than the model was trained on are written in blocks: each block is prompted with the
+conditioning tokens plus the last bar of the previous block, so the groove continues across blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from drum_gen.humanize import humanize as humanize_pattern
+from drum_gen.loader import LoadedDrumModel, load_model
+from drum_gen.pattern import DrumNote, Pattern
+from drum_gen.sampling import SamplingConfig, StopCondition, generate
+from drum_gen.styles import StyleSpec, get_style
+from drum_gen.tokenizer import PREFIX_LENGTH
+from drum_gen.validation import validate
+
+MAX_BARS = 32
+TEMPO_RANGE = (30.0, 300.0)
+
+
+class GenerationError(RuntimeError):
+    """The model could not produce a valid pattern for the request (after retries)."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One request, checked up front so bad input fails before any sampling."""
+
+    style: str
+    bars: int = 4
+    tempo_bpm: float | None = None
+    humanize: bool = True
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.bars <= MAX_BARS:
+            raise ValueError(f"bars must be in 1..{MAX_BARS}, got {self.bars}")
+        if self.tempo_bpm is not None and not TEMPO_RANGE[0] <= self.tempo_bpm <= TEMPO_RANGE[1]:
+            raise ValueError(
+                f"tempo must be in {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g} BPM, got {self.tempo_bpm}"
+            )
+        SamplingConfig(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)  # validates
+
+
+class DrumGenerator:
+    """Turns requests into validated patterns with a loaded model.
+
+    ``bars_per_block`` defaults to the bar count the model was trained on (from its metadata).
+    """
+
+    def __init__(
+        self, loaded: LoadedDrumModel, *, bars_per_block: int | None = None, max_attempts: int = 8
+    ) -> None:
+        self.loaded = loaded
+        trained_bars = int(loaded.metadata.get("training", {}).get("bars", 4))
+        self.bars_per_block = bars_per_block or trained_bars
+        if self.bars_per_block < 1:
+            raise ValueError(f"bars_per_block must be >= 1, got {self.bars_per_block}")
+        self.max_attempts = max_attempts
+        self.rejected_samples = 0
+        """Sampled patterns that failed validation and were drawn again (a model-quality signal)."""
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo: str | Path, device: str | None = None) -> DrumGenerator:
+        return cls(load_model(path_or_repo, device))
+
+    @property
+    def styles(self) -> list[str]:
+        return self.loaded.tokenizer.styles
+
+    def resolve_style(self, style: str) -> StyleSpec:
+        """Registry style for ``style`` (aliases accepted), checked against the model's styles."""
+        spec = get_style(style)
+        self.loaded.tokenizer.resolve_style(spec.name)
+        return spec
+
+    # ------------------------------------------------------------------ public API
+    def generate(
+        self, style: str, bars: int = 4, tempo_bpm: float | None = None, **options: object
+    ) -> Pattern:
+        """One pattern; ``options`` are the other :class:`GenerationRequest` fields."""
+        request = GenerationRequest(style=style, bars=bars, tempo_bpm=tempo_bpm, **options)  # type: ignore[arg-type]
+        return self.generate_requests([request])[0]
+
+    def generate_batch(
+        self, style: str, count: int, bars: int = 4, tempo_bpm: float | None = None, **options: object
+    ) -> list[Pattern]:
+        """``count`` independent patterns of one style, sampled as one batch."""
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count}")
+        request = GenerationRequest(style=style, bars=bars, tempo_bpm=tempo_bpm, **options)  # type: ignore[arg-type]
+        return self.generate_requests([request] * count, batch_seed=request.seed)
+
+    def generate_requests(
+        self, requests: Sequence[GenerationRequest], batch_seed: int | None = None
+    ) -> list[Pattern]:
+        """Patterns for requests (sampled together when they share style/bars/tempo/sampling)."""
+        if not requests:
+            return []
+        first = requests[0]
+        same = all(dataclasses.replace(r, seed=first.seed) == first for r in requests)
+        if len(requests) > 1 and not same:
+            return [p for r in requests for p in self.generate_requests([r])]
+        spec = self.resolve_style(first.style)
+        tempo = first.tempo_bpm if first.tempo_bpm is not None else round(sum(spec.tempo_range) / 2, 1)
+        seed = batch_seed if batch_seed is not None else first.seed
+        generator = torch.Generator(device=self.loaded.device)
+        generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item()))
+        sampling = SamplingConfig(temperature=first.temperature, top_k=first.top_k, top_p=first.top_p)
+        patterns = self._sample_valid(spec, first.bars, tempo, sampling, len(requests), generator)
+        if not first.humanize:
+            return patterns
+        base = seed if seed is not None else 0
+        return [humanize_pattern(p, spec, seed=base + index) for index, p in enumerate(patterns)]
+
+    # ------------------------------------------------------------------ internals
+    def _sample_valid(
+        self,
+        spec: StyleSpec,
+        bars: int,
+        tempo: float,
+        sampling: SamplingConfig,
+        count: int,
+        generator: torch.Generator,
+    ) -> list[Pattern]:
+        """Quantized patterns with exactly ``bars`` bars that pass validation; invalid ones are resampled."""
+        accepted: list[Pattern] = []
+        last_problem = ""
+        for _attempt in range(self.max_attempts):
+            for pattern in self._sample_quantized(
+                spec, bars, tempo, sampling, count - len(accepted), generator
+            ):
+                report = validate(pattern)
+                if report.ok and pattern.notes:
+                    accepted.append(pattern)
+                else:
+                    self.rejected_samples += 1
+                    last_problem = "; ".join(f.message for f in report.errors) or "no notes"
+            if len(accepted) == count:
+                return accepted
+        raise GenerationError(
+            f"the model produced no valid {bars}-bar {spec.name} pattern in {self.max_attempts} attempts "
+            f"(last problem: {last_problem}); try a lower temperature or a better-trained model"
+        )
+
+    def _sample_quantized(
+        self,
+        spec: StyleSpec,
+        bars: int,
+        tempo: float,
+        sampling: SamplingConfig,
+        count: int,
+        generator: torch.Generator,
+    ) -> list[Pattern]:
+        tokenizer = self.loaded.tokenizer
+        prefix = tokenizer.prompt_ids(spec.name, tempo)
+        bar_id = next(iter(tokenizer.bar_token_ids))
+        notes: list[list[DrumNote]] = [[] for _ in range(count)]
+        contexts: list[list[int]] = [[] for _ in range(count)]  # previous block's last bar, per row
+        bars_done = 0
+        while bars_done < bars:
+            new_bars = min(self.bars_per_block - (1 if bars_done else 0), bars - bars_done)
+            new_bars = max(new_bars, 1)
+            context_bars = 1 if bars_done else 0
+            stop = StopCondition(
+                eos_id=tokenizer.eos_id,
+                pad_id=tokenizer.pad_id,
+                bar_token_ids=tokenizer.bar_token_ids,
+                num_bars=context_bars + new_bars,
+            )
+            rows = self._generate_rows([prefix + ctx for ctx in contexts], stop, sampling, generator)
+            for index, row in enumerate(rows):
+                block = tokenizer.decode_pattern(row, tempo_bpm=tempo, bars=context_bars + new_bars)
+                if context_bars:
+                    block = block.slice_bars(context_bars, context_bars + new_bars)
+                offset = bars_done * block.ticks_per_bar
+                notes[index].extend(dataclasses.replace(n, time=n.time + offset) for n in block.notes)
+                body = row[PREFIX_LENGTH:]
+                bar_starts = [i for i, token in enumerate(body) if token == bar_id]
+                last_bar = body[bar_starts[-1] :] if bar_starts else []
+                contexts[index] = [t for t in last_bar if t != tokenizer.eos_id]
+            bars_done += new_bars
+        return [
+            Pattern(
+                tuple(row_notes), tempo_bpm=tempo, ticks_per_beat=tokenizer.config.ticks_per_beat, bars=bars
+            )
+            for row_notes in notes
+        ]
+
+    def _generate_rows(
+        self,
+        prompts: list[list[int]],
+        stop: StopCondition,
+        sampling: SamplingConfig,
+        generator: torch.Generator,
+    ) -> list[list[int]]:
+        tokenizer = self.loaded.tokenizer
+        # Rows of one block share a prompt length except after the first block; group by length.
+        by_length: dict[int, list[int]] = {}
+        for index, prompt in enumerate(prompts):
+            by_length.setdefault(len(prompt), []).append(index)
+        rows: list[list[int]] = [[] for _ in prompts]
+        for indices in by_length.values():
+            batch = torch.tensor([prompts[i] for i in indices], dtype=torch.long)
+            out = generate(
+                self.loaded.model,
+                batch,
+                stop,
+                sampling,
+                generator=generator,
+                suppress_token_ids=tokenizer.conditioning_token_ids,
+            )
+            for i, row in zip(indices, out, strict=True):
+                rows[i] = row
+        return rows

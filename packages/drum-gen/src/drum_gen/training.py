@@ -1,0 +1,304 @@
+"""Training recipe: procedural corpus → token windows → Lightning → checkpoint directory.
+
+``train(config, out_dir)`` is what ``drum-gen train`` runs. It checkpoints every epoch under
+``out_dir/lightning/`` so an interrupted run resumes where it stopped, stops at ``max_minutes`` of wall
+time, then writes a complete checkpoint (model, tokenizer, style classifier, metadata) to ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, Dataset
+
+from drum_gen.classifier import StyleClassifier
+from drum_gen.corpus import CorpusItem, generate_corpus
+from drum_gen.loader import save_checkpoint
+from drum_gen.model import DrumPatternTransformer, DrumTransformerConfig, next_token_loss, sliding_windows
+from drum_gen.styles import list_styles
+from drum_gen.tokenizer import PREFIX_LENGTH, DrumPatternTokenizer, DrumPatternTokenizerConfig
+
+logger = logging.getLogger(__name__)
+
+CLASSIFIER_SEED_OFFSET = 10_000
+"""The classifier's corpus uses another seed than the model's, so it judges unseen patterns."""
+
+
+@dataclass
+class TrainingConfig:
+    """Everything a training run depends on (saved in the checkpoint's ``drum_gen.json``)."""
+
+    # data
+    patterns_per_style: int = 200
+    bars: int = 4
+    styles: list[str] | None = None
+    seed: int = 0
+    val_fraction: float = 0.1
+    tempo_token_dropout: float = 0.3
+    # model
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int = 512
+    max_seq_len: int = 512
+    dropout: float = 0.1
+    # optimisation
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    max_epochs: int = 30
+    max_minutes: float | None = 10.0
+    num_threads: int | None = None
+    # style classifier (judge)
+    classifier_patterns_per_style: int = 100
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.patterns_per_style < 2:
+            raise ValueError(f"patterns_per_style must be >= 2, got {self.patterns_per_style}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.tempo_token_dropout <= 1.0:
+            raise ValueError(f"tempo_token_dropout must be in [0, 1], got {self.tempo_token_dropout}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
+        if self.batch_size < 1 or self.max_epochs < 1:
+            raise ValueError("batch_size and max_epochs must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)}; valid keys: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainingConfig:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a training recipe must be a YAML mapping")
+        return cls.from_dict(data)
+
+    def model_config(self, tokenizer: DrumPatternTokenizer) -> DrumTransformerConfig:
+        return DrumTransformerConfig(
+            vocab_size=tokenizer.vocab_size,
+            pad_id=tokenizer.pad_id,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            d_ff=self.d_ff,
+            max_seq_len=self.max_seq_len,
+            dropout=self.dropout,
+        )
+
+
+class TokenWindowDataset(Dataset[list[int]]):
+    """Token windows of the corpus (each ``[BOS, Style, TempoBin, …]``, at most ``max_seq_len`` long)."""
+
+    def __init__(self, sequences: Sequence[Sequence[int]], window: int) -> None:
+        self.windows = [
+            w for ids in sequences for w in sliding_windows(list(ids), window, prefix_len=PREFIX_LENGTH)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> list[int]:
+        return self.windows[index]
+
+
+class PadCollator:
+    """Right-pads a batch with PAD; optionally replaces the TempoBin condition by a random bin.
+
+    Tempo dropout exists because the corpus ties each style to its tempo range: without it a request
+    outside that range (J Dilla at 140 BPM) would be an unseen condition.
+    """
+
+    def __init__(
+        self, pad_id: int, tempo_bin_ids: Sequence[int] = (), tempo_dropout: float = 0.0, seed: int = 0
+    ):
+        self.pad_id = pad_id
+        self.tempo_bin_ids = list(tempo_bin_ids)
+        self.tempo_dropout = tempo_dropout
+        self.rng = random.Random(seed)
+
+    def __call__(self, batch: Sequence[Sequence[int]]) -> torch.Tensor:
+        length = max(len(ids) for ids in batch)
+        out = torch.full((len(batch), length), self.pad_id, dtype=torch.long)
+        for row, ids in enumerate(batch):
+            ids = list(ids)
+            if self.tempo_bin_ids and self.rng.random() < self.tempo_dropout:
+                ids[PREFIX_LENGTH - 1] = self.rng.choice(self.tempo_bin_ids)
+            out[row, : len(ids)] = torch.tensor(ids)
+        return out
+
+
+class DrumLanguageModule(L.LightningModule):
+    """Lightning wrapper: next-token loss, AdamW, linear warm-up then cosine decay."""
+
+    def __init__(
+        self, model_config: dict[str, Any], learning_rate: float, weight_decay: float, warmup_steps: int
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = DrumPatternTransformer(DrumTransformerConfig.from_dict(model_config))
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        loss = next_token_loss(self.model, batch)
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch.shape[0])
+        return loss
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        loss = next_token_loss(self.model, batch)
+        self.log("val_loss", loss, prog_bar=True, batch_size=batch.shape[0])
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=self.hparams.learning_rate, weight_decay=self.hparams.weight_decay
+        )
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = min(self.hparams.warmup_steps, total)
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = (step - warmup) / max(total - warmup, 1)
+            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def build_tokenizer(styles: Sequence[str] | None = None) -> DrumPatternTokenizer:
+    names = list(styles) if styles else [s.name for s in list_styles()]
+    return DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=tuple(names)))
+
+
+def split_corpus(
+    items: Sequence[CorpusItem], val_fraction: float, seed: int
+) -> tuple[list[CorpusItem], list[CorpusItem]]:
+    """Stratified train/validation split (every style in both)."""
+    rng = random.Random(seed)
+    train: list[CorpusItem] = []
+    val: list[CorpusItem] = []
+    for style in dict.fromkeys(item.style for item in items):
+        group = [item for item in items if item.style == style]
+        rng.shuffle(group)
+        n_val = max(1, round(len(group) * val_fraction))
+        val.extend(group[:n_val])
+        train.extend(group[n_val:])
+    return train, val
+
+
+def fit_style_classifier(
+    config: TrainingConfig, styles: Sequence[str]
+) -> tuple[StyleClassifier, dict[str, Any]]:
+    """Fit the judge on its own corpus and report held-out accuracy on a third one."""
+    fit_items = generate_corpus(
+        config.classifier_patterns_per_style, config.seed + CLASSIFIER_SEED_OFFSET, config.bars, styles
+    )
+    test_items = generate_corpus(
+        max(config.classifier_patterns_per_style // 4, 5),
+        config.seed + 2 * CLASSIFIER_SEED_OFFSET,
+        config.bars,
+        styles,
+    )
+    classifier = StyleClassifier(list(styles)).fit(
+        [i.pattern for i in fit_items], [i.style for i in fit_items]
+    )
+    report = classifier.score([i.pattern for i in test_items], [i.style for i in test_items])
+    return classifier, {
+        "corpus_test_accuracy": report.accuracy,
+        "corpus_test_per_style": report.per_style_accuracy,
+    }
+
+
+def train(config: TrainingConfig, out_dir: str | Path) -> Path:
+    """Train a model by ``config`` and write a loadable checkpoint directory to ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    started = time.monotonic()
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    tokenizer = build_tokenizer(config.styles)
+    styles = tokenizer.styles
+    items = generate_corpus(
+        config.patterns_per_style, config.seed, config.bars, styles, progress=config.progress
+    )
+    train_items, val_items = split_corpus(items, config.val_fraction, config.seed)
+    train_ids = [tokenizer.encode_pattern(i.pattern, i.style) for i in train_items]
+    val_ids = [tokenizer.encode_pattern(i.pattern, i.style) for i in val_items]
+    train_set = TokenWindowDataset(train_ids, config.max_seq_len)
+    val_set = TokenWindowDataset(val_ids, config.max_seq_len)
+    tempo_ids = [tokenizer.token_to_id(f"TempoBin_{b}") for b in tokenizer.config.tempo_bins]
+    train_loader = DataLoader(
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=True,
+        collate_fn=PadCollator(tokenizer.pad_id, tempo_ids, config.tempo_token_dropout, config.seed),
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    val_loader = DataLoader(val_set, batch_size=config.batch_size, collate_fn=PadCollator(tokenizer.pad_id))
+    module = DrumLanguageModule(
+        config.model_config(tokenizer).to_dict(),
+        config.learning_rate,
+        config.weight_decay,
+        config.warmup_steps,
+    )
+    lightning_dir = out_dir / "lightning"
+    checkpointing = ModelCheckpoint(dirpath=lightning_dir, save_last=True, every_n_epochs=1, save_top_k=0)
+    trainer = L.Trainer(
+        accelerator="auto",
+        devices=1,
+        max_epochs=config.max_epochs,
+        max_time={"minutes": config.max_minutes} if config.max_minutes else None,
+        callbacks=[checkpointing],
+        logger=CSVLogger(out_dir, name="logs"),
+        enable_progress_bar=config.progress,
+        enable_model_summary=False,
+        gradient_clip_val=1.0,
+        log_every_n_steps=10,
+        deterministic=False,
+    )
+    resume = lightning_dir / "last.ckpt"
+    trainer.fit(module, train_loader, val_loader, ckpt_path=resume if resume.is_file() else None)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    classifier, classifier_metrics = fit_style_classifier(config, styles)
+    model = module.model.cpu().eval()
+    metadata = {
+        "training": config.to_dict(),
+        "results": {
+            **metrics,
+            **classifier_metrics,
+            "epochs_completed": int(trainer.current_epoch),
+            "global_steps": int(trainer.global_step),
+            "train_windows": len(train_set),
+            "val_windows": len(val_set),
+            "parameters": model.num_parameters,
+            "wall_seconds_this_run": round(time.monotonic() - started, 1),
+        },
+    }
+    save_checkpoint(out_dir, model, tokenizer, metadata, classifier)
+    (out_dir / "training_summary.json").write_text(json.dumps(metadata["results"], indent=2, sort_keys=True))
+    logger.info("saved checkpoint to %s: %s", out_dir, metadata["results"])
+    return out_dir
