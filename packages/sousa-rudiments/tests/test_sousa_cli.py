@@ -173,6 +173,31 @@ def test_corrupt_metadata_exits_2_and_keeps_files(tiny_audio, tmp_path, capsys):
     assert main(["check", str(work), "--quiet"]) == EXIT_PROBLEMS
 
 
+def test_corrupt_partial_files_exit_2_then_repair(tiny_audio, tmp_path, capsys):
+    work = tmp_path / "work"
+    shutil.copytree(tiny_audio, work)
+    flac = sorted((work / "audio").rglob("*.flac"))[0]
+    flac.write_bytes(flac.read_bytes()[:100])
+    argv = [
+        "generate",
+        "--preset",
+        "tiny",
+        "--with-audio",
+        "--no-system-soundfonts",
+        "--out",
+        str(work),
+        "--quiet",
+    ]
+    assert main(argv) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "failed validation" in err and flac.name in err and "--repair" in err
+    assert len(flac.read_bytes()) == 100  # nothing was changed
+    assert main([*argv, "--repair"]) == 0
+    assert "regenerated 1 corrupt" in capsys.readouterr().out
+    assert (work / "_quarantine" / flac.relative_to(work)).stat().st_size == 100
+    assert main(["check", str(work), "--quiet"]) == 0
+
+
 def test_help_mentions_every_command():
     text = build_parser().format_help()
     for command in ("generate", "check", "stats", "merge", "presets", "hub"):

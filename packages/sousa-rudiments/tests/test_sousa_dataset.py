@@ -210,7 +210,7 @@ def test_shards_merge_into_the_clean_dataset(labels_dataset, tmp_path):
     assert label_bytes(shard_dirs[0]) == label_bytes(labels_dataset)
 
 
-def test_resume_redoes_corrupt_and_missing_work_only(labels_dataset, tmp_path):
+def test_corrupt_work_is_refused_then_repaired_without_losing_files(labels_dataset, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(labels_dataset, work)
     parts = sorted((work / "_parts").glob("*/*.json"))
@@ -218,14 +218,35 @@ def test_resume_redoes_corrupt_and_missing_work_only(labels_dataset, tmp_path):
     midi = sorted((work / "midi").glob("*/*.mid"))
     victim = next(m for m in midi if m.stem != parts[0].stem)
     victim.write_bytes(victim.read_bytes()[:10])  # corrupt media behind a valid marker
-    (work / "labels" / "strokes.parquet").write_bytes(b"garbage")  # final tables are rebuilt anyway
     (work / "midi" / "flam-tap" / ".x.mid.123.tmp").write_bytes(b"partial")  # leftover of a killed write
-    result = generate(_config(work))
+    before = {p: p.read_bytes() for p in work.rglob("*") if p.is_file()}
+
+    with pytest.raises(
+        CorruptDatasetError, match=r"2 already generated performance\(s\) failed validation"
+    ) as err:
+        generate(_config(work))
+    assert "--repair" in str(err.value) and victim.name in str(err.value)
+    assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before  # nothing touched
+
+    (work / "labels" / "strokes.parquet").write_bytes(b"garbage")  # final tables are rebuilt anyway
+    result = generate(_config(work, repair=True))
     assert result.generated == 2 and result.reused == TINY.num_performances() - 2
     assert len(result.redone) == 2
     assert not (work / "midi" / "flam-tap" / ".x.mid.123.tmp").exists()
+    quarantine = work / "_quarantine"
+    assert (quarantine / parts[0].relative_to(work)).read_text() == "{ truncated"
+    assert (quarantine / victim.relative_to(work)).read_bytes() == before[victim]
     assert label_bytes(work) == label_bytes(labels_dataset)
     assert check_dataset(work).ok
+
+
+def test_missing_work_is_regenerated_silently(labels_dataset, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(labels_dataset, work)
+    sorted((work / "_parts").glob("*/*.json"))[3].unlink()  # as if killed before the marker was written
+    result = generate(_config(work))
+    assert result.generated == 1 and not result.redone
+    assert label_bytes(work) == label_bytes(labels_dataset)
 
 
 def test_different_configuration_is_refused_and_nothing_changes(labels_dataset, tmp_path):

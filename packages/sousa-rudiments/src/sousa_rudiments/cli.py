@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     gen.add_argument("--shard", default=None, help="generate only shard i of N, written as i/N (0-based)")
+    gen.add_argument(
+        "--repair",
+        action="store_true",
+        help="regenerate already generated files that fail validation (they are moved to _quarantine/ first)",
+    )
     gen.add_argument("--quiet", action="store_true", help="no progress bars")
 
     check = sub.add_parser(
@@ -126,9 +131,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         workers=args.workers,
         shard=Shard.parse(args.shard) if args.shard else None,
         progress=not args.quiet,
+        repair=args.repair,
     )
     result = generate(config)
-    note = f", regenerated {len(result.redone)} corrupt" if result.redone else ""
+    note = f", regenerated {len(result.redone)} corrupt (old files in _quarantine/)" if result.redone else ""
     print(f"{result.output_dir}: {result.generated} performances generated, {result.reused} reused{note}")
     if result.finalized:
         print(f"{result.output_dir}: {result.num_samples} samples; labels and splits written")
@@ -182,7 +188,9 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     from sousa_rudiments import hub
 
     if args.hub_command == "prepare":
-        staged = hub.prepare(args.dataset, args.staging, repo_id=args.repo_id)
+        staged = hub.prepare(
+            args.dataset, args.staging, repo_id=args.repo_id, include_raw_audio=args.include_raw_audio
+        )
         print(f"staged {args.dataset} in {staged}")
         return 0
     plan = hub.upload(args.staging, args.repo_id, dry_run=args.dry_run, private=args.private)

@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+QUARANTINE_DIR = "_quarantine"
 
 
 class IncompleteDatasetError(RuntimeError):
@@ -85,6 +86,9 @@ class GenerateConfig:
     workers: int = 1
     shard: Shard | None = None
     progress: bool = True
+    #: Regenerate performances whose files fail validation (after moving them to ``_quarantine/``);
+    #: without it such a directory is refused.
+    repair: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +100,7 @@ class GenerateConfig:
             "workers": self.workers,
             "shard": None if self.shard is None else str(self.shard),
             "progress": self.progress,
+            "repair": self.repair,
         }
 
     @classmethod
@@ -109,6 +114,7 @@ class GenerateConfig:
             workers=int(data.get("workers", 1)),
             shard=None if data.get("shard") is None else Shard.parse(data["shard"]),
             progress=bool(data.get("progress", True)),
+            repair=bool(data.get("repair", False)),
         )
 
 
@@ -326,12 +332,21 @@ def _metadata_json(identity: DatasetIdentity, *, complete: bool, extra: dict[str
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
+@dataclass(frozen=True)
+class _CorruptPart:
+    """A done-marker that failed validation, and the files it (and its performance) covers."""
+
+    marker: Path
+    message: str
+    files: tuple[str, ...]
+
+
 def _scan_done(
     root: Path, tasks: Sequence[PerformanceTask], digest: str, progress: bool
-) -> tuple[set[str], list[str]]:
-    """Performance ids whose marker and files validate, and the messages for those that do not."""
+) -> tuple[set[str], list[_CorruptPart]]:
+    """Performance ids whose marker and files validate, and the parts that do not (left untouched)."""
     done: set[str] = set()
-    problems: list[str] = []
+    corrupt: list[_CorruptPart] = []
     candidates = [t for t in tasks if part_path(root, t.rudiment_slug, t.performance_id).exists()]
     for task in tqdm(
         candidates, desc="verifying existing", unit="perf", disable=not progress or not candidates
@@ -343,11 +358,26 @@ def _scan_done(
             if {row["sample_id"] for row in record.tables["samples"]} != expected:
                 raise CorruptDatasetError(f"{path}: lists other samples than the plan")
         except CorruptDatasetError as exc:
-            problems.append(str(exc))
-            path.unlink(missing_ok=True)
+            files = [midi_relpath(task.rudiment_slug, task.performance_id)]
+            files += [
+                audio_relpath(task.rudiment_slug, s.sample_id) for s in task.samples if s.augmentation_preset
+            ]
+            corrupt.append(_CorruptPart(path, str(exc), tuple(files)))
             continue
         done.add(task.performance_id)
-    return done, problems
+    return done, corrupt
+
+
+def _quarantine(root: Path, parts: Sequence[_CorruptPart]) -> Path:
+    """Move corrupt markers and their media under ``_quarantine/`` (kept for inspection, not deleted)."""
+    target = root / QUARANTINE_DIR
+    for part in parts:
+        for source in [part.marker, *(root / rel for rel in part.files)]:
+            if source.exists():
+                destination = target / source.relative_to(root)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, destination)
+    return target
 
 
 def generate(config: GenerateConfig) -> GenerateResult:
@@ -358,9 +388,6 @@ def generate(config: GenerateConfig) -> GenerateResult:
     identity = build_identity(config)
     _prepare_directory(config, identity)
     root = config.output_dir
-    if config.shard is None:
-        # Shards may share one directory (NFS); another shard's in-flight temporaries are not stale.
-        remove_stale_temporaries(root)
 
     profiles = generate_profiles(config.preset.num_profiles, config.seed)
     all_tasks = plan_tasks(
@@ -368,9 +395,21 @@ def generate(config: GenerateConfig) -> GenerateResult:
     )
     tasks = select_shard(all_tasks, config.shard)
     digest = identity.digest()
-    done, problems = _scan_done(root, tasks, digest, config.progress)
-    for message in problems:
-        print(f"sousa: regenerating: {message}", file=sys.stderr)
+    done, corrupt = _scan_done(root, tasks, digest, config.progress)
+    if corrupt and not config.repair:
+        listing = "; ".join(part.message for part in corrupt[:5]) + (" …" if len(corrupt) > 5 else "")
+        raise CorruptDatasetError(
+            f"{len(corrupt)} already generated performance(s) failed validation: {listing}. Nothing was "
+            f"changed. Rerun with --repair to move them to {QUARANTINE_DIR}/ and generate them again."
+        )
+    if config.shard is None:
+        # Shards may share one directory (NFS); another shard's in-flight temporaries are not stale.
+        remove_stale_temporaries(root)
+    if corrupt:
+        where = _quarantine(root, corrupt)
+        for part in corrupt:
+            print(f"sousa: regenerating (old files moved to {where}): {part.message}", file=sys.stderr)
+    problems = [part.message for part in corrupt]
     todo = [t for t in tasks if t.performance_id not in done]
 
     bar = tqdm(
@@ -479,9 +518,9 @@ def finalize_existing(root: Path, *, progress: bool = True) -> int:
     slugs = list(preset.rudiments) if preset.rudiments is not None else list(RUDIMENTS)
     profiles = generate_profiles(preset.num_profiles, identity.seed)
     tasks = plan_tasks(preset, [p.profile_id for p in profiles], slugs, with_audio=identity.with_audio)
-    done, problems = _scan_done(root, tasks, identity.digest(), progress)
-    if problems or len(done) != len(tasks):
-        detail = f"; first problem: {problems[0]}" if problems else ""
+    done, corrupt = _scan_done(root, tasks, identity.digest(), progress)
+    if corrupt or len(done) != len(tasks):
+        detail = f"; first problem: {corrupt[0].message}" if corrupt else ""
         raise IncompleteDatasetError(
             f"{len(tasks) - len(done)} of {len(tasks)} performances are missing or corrupt{detail}. "
             "Rerun the shard(s) that produced them (same command), then merge again."

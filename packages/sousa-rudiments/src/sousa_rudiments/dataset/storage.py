@@ -104,7 +104,7 @@ def atomic_write_text(path: Path, text: str) -> Path:
 def remove_stale_temporaries(root: Path) -> int:
     """Delete ``.<name>.*.tmp`` files a killed run left behind; returns how many."""
     removed = 0
-    for sub in ("midi", "audio", PARTS_DIR, LABELS_DIR, "."):
+    for sub in ("midi", "audio", PARTS_DIR, LABELS_DIR, "."):  # never _quarantine/: kept as found
         base = root / sub
         if not base.is_dir():
             continue
