@@ -10,6 +10,7 @@ from piano_eval.symbolic.remi_transformer import (
     collate_token_parts,
     make_remi_pair_collate,
     mask_tokens,
+    tokenize_midi_files,
 )
 from piano_eval.testing import make_smoke_trainer
 from torch.utils.data import DataLoader
@@ -261,3 +262,60 @@ def test_module_components_round_trip(tmp_path):
     other.load_components(tmp_path)
     part = collate_token_parts([[1, 5, 9, 2]], PAD)
     assert torch.equal(other.predict_scores(part), module.predict_scores(part))
+
+
+def test_tokenize_midi_files_with_core_tokenizer(tmp_path):
+    import symusic
+    from shared_audio_core.tokenize import PianoTokenizer
+
+    paths = []
+    for k, n in enumerate((3, 6)):
+        score = symusic.Score(480)
+        track = symusic.Track(program=0)
+        for i in range(n):
+            track.notes.append(symusic.Note(240 * i, 240, 60 + i, 80))
+        score.tracks.append(track)
+        paths.append(tmp_path / f"p{k}.mid")
+        score.dump_midi(str(paths[-1]))
+    tokenizer = PianoTokenizer()
+    ids = tokenize_midi_files(paths, tokenizer)
+    assert ids[0][0] == tokenizer.bos_id and ids[0][-1] == tokenizer.eos_id
+    assert [sum(tokenizer.id_to_token(int(t)).startswith("Pitch") for t in seq) for seq in ids] == [3, 6]
+    assert [len(seq) for seq in tokenize_midi_files(paths, tokenizer, max_len=12)] == [
+        min(len(ids[0]), 12),
+        12,
+    ]
+
+
+def test_pretrain_then_finetune_switches_the_training_objective():
+    torch.manual_seed(0)
+    module = RemiTransformerModule(
+        VOCAB,
+        PAD,
+        MASK,
+        SPECIALS,
+        d_model=16,
+        num_heads=2,
+        num_layers=1,
+        dim_feedforward=32,
+        max_seq_len=32,
+        stage="pretrain",
+        hidden_dim=8,
+        projection_dim=4,
+        num_dimensions=2,
+    )
+    tokens = collate_token_parts([[1, 5, 15, 6, 16, 2], [1, 7, 17, 2]], PAD)
+    assert module.training_step(tokens, 0).ndim == 0
+    module.switch_to_finetune()
+    pair = {
+        "a": tokens,
+        "b": tokens,
+        "labels_a": torch.tensor([[0.9, 0.2], [0.1, 0.5]]),
+        "labels_b": torch.tensor([[0.1, 0.8], [0.6, 0.5]]),
+        "piece_ids_a": torch.tensor([0, 1]),
+        "piece_ids_b": torch.tensor([0, 1]),
+    }
+    loss = module.training_step(pair, 0)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    with pytest.raises(KeyError):
+        module.training_step(tokens, 0)  # a token batch is no longer a valid finetuning batch
