@@ -251,3 +251,22 @@ def test_validation_metrics_skip_missing_ratings():
     trainer.validate(module, loader, verbose=False)
     assert all(torch.isfinite(torch.as_tensor(v)) for v in trainer.callback_metrics.values())
     assert {"val/pairwise_accuracy", "val/r2", "val/total"} <= set(trainer.callback_metrics)
+
+
+def test_lightning_checkpoint_round_trip_keeps_objective_config(tmp_path):
+    torch.manual_seed(0)
+    config = ObjectiveConfig(lambda_contrastive=0.0, use_uncertainty_weighting=True)
+    module = EmbeddingPerformanceModule(
+        input_dim=8, hidden_dim=8, projection_dim=4, num_dimensions=2, objective=config
+    )
+    loader = make_synthetic_pair_loader(batch_size=4, feature_dim=8, num_dimensions=2)
+    trainer = make_smoke_trainer(max_steps=2)
+    trainer.fit(module, loader)
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    restored = EmbeddingPerformanceModule.load_from_checkpoint(tmp_path / "m.ckpt", weights_only=True).eval()
+    assert restored.objective.config == config
+    assert torch.equal(
+        restored.objective.uncertainty.log_variances, module.objective.uncertainty.log_variances
+    )
+    part = {"features": torch.randn(2, 3, 8), "mask": torch.ones(2, 3, dtype=torch.bool)}
+    assert torch.equal(restored(part).scores, module.eval()(part).scores)

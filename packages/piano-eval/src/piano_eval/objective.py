@@ -82,6 +82,11 @@ class ObjectiveConfig:
         return float(getattr(self, f"lambda_{task}"))
 
 
+# Lightning checkpoints store hyper-parameters with the module; torch.load(weights_only=True) must be allowed
+# to rebuild this config when a checkpoint is loaded with ``load_from_checkpoint``.
+torch.serialization.add_safe_globals([ObjectiveConfig])
+
+
 class PerformanceObjective(nn.Module):
     """Ranking BCE + piece InfoNCE + regression MSE (+ augmentation invariance), weighted into ``total``."""
 
