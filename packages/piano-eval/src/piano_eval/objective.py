@@ -168,8 +168,9 @@ class PerformanceModule(L.LightningModule, abc.ABC):
     """Encoder → :class:`PerformanceScorer` (head + antisymmetric comparator) → :class:`PerformanceObjective`.
 
     Subclasses implement :meth:`encode` (one side of a pair → frame features and mask) and may override
-    :meth:`training_step` for their pretraining stage. Saving for the Hub goes through the plain
-    ``nn.Module`` models the subclass holds (``self.scorer`` here).
+    :meth:`training_step` for their pretraining stage. Hub saving goes through the plain
+    ``nn.Module`` models listed by :meth:`hub_components` (:meth:`save_components`/:meth:`load_components`);
+    Lightning checkpoints keep working as usual.
     """
 
     def __init__(
