@@ -130,3 +130,42 @@ def test_logmel_frames_are_padding_invariant() -> None:
     assert int(padded.frame_mask[0].sum()) == alone.hidden_states[-1].shape[1] == 11  # ceil(5000 / 480)
     for a, b in zip(alone.hidden_states, padded.hidden_states, strict=True):
         torch.testing.assert_close(b[0, padded.frame_mask[0]], a[0], atol=1e-5, rtol=1e-5)
+
+
+class AttrDict(dict):
+    """A plain dict config with attribute access, as MuQ builds its Conformer from (EasyDict)."""
+
+    __getattr__ = dict.__getitem__
+    __setattr__ = dict.__setitem__
+
+
+def test_muq_compat_patches_make_a_dict_config_conformer_return_hidden_states() -> None:
+    from piano_eval.audio.backbones import patch_muq_for_transformers
+    from transformers import Wav2Vec2ConformerConfig
+    from transformers.models.wav2vec2_conformer.modeling_wav2vec2_conformer import Wav2Vec2ConformerEncoder
+
+    settings = Wav2Vec2ConformerConfig(
+        hidden_size=16,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_depthwise_kernel_size=3,
+        position_embeddings_type="relative",
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        layerdrop=0.0,
+    ).to_dict()
+    config = AttrDict(
+        {k: v for k, v in settings.items() if k not in ("id2label", "label2id", "_attn_implementation")}
+    )
+    holder = torch.nn.Module()
+    holder.conformer = Wav2Vec2ConformerEncoder(config).eval()
+    patch_muq_for_transformers(holder)
+    x = torch.randn(2, 7, 16)
+    out = holder.conformer(x.clone(), output_hidden_states=True)
+    assert len(out.hidden_states) == 4  # inputs of the 3 layers + final output, the transformers-4 contract
+    torch.testing.assert_close(out.hidden_states[0], x)
+    torch.testing.assert_close(out.hidden_states[-1], out.last_hidden_state)
+    assert not torch.allclose(out.hidden_states[1], out.hidden_states[2])
+    assert "conformer.layers.0.self_attn.linear_q.weight" in holder.state_dict()  # module tree unchanged

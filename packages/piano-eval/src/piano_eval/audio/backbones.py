@@ -166,7 +166,9 @@ class MuQBackbone(Backbone):
 
     def encode(self, waveform: torch.Tensor, attention_mask: torch.Tensor) -> BackboneOutput:
         dtype = next(self.muq.parameters()).dtype
-        out = self.muq(waveform.to(dtype), output_hidden_states=True)
+        # MuQ subsamples the sample mask to frames itself; only pass it when something is padded.
+        mask = None if bool(attention_mask.all()) else attention_mask
+        out = self.muq(waveform.to(dtype), attention_mask=mask, output_hidden_states=True)
         hidden_states = tuple(out.hidden_states)
         frames = hidden_states[-1].shape[1]
         return BackboneOutput(
@@ -321,7 +323,84 @@ def build_muq_backbone(config: BackboneConfig) -> Backbone:
     model_id = config.model_id or MUQ_DEFAULT_MODEL_ID
     source = str(Path(model_id).expanduser()) if Path(model_id).expanduser().exists() else model_id
     kwargs = {"revision": config.revision} if config.revision else {}
-    return MuQBackbone(MuQ.from_pretrained(source, **kwargs), name="muq")
+    muq = MuQ.from_pretrained(source, **kwargs)
+    patch_muq_for_transformers(muq)
+    return MuQBackbone(muq, name="muq")
+
+
+def patch_muq_for_transformers(muq: nn.Module) -> None:
+    """Make MuQ 0.1 (written against transformers 4.x) run on the installed transformers.
+
+    Two breaks in transformers >= 5, both fixed in place without changing weights or module names:
+    plain-dict encoder configs lack ``_attn_implementation`` (:func:`patch_plain_dict_configs`), and
+    ``Wav2Vec2ConformerEncoder`` no longer returns ``hidden_states`` itself
+    (:func:`record_encoder_hidden_states`).
+    """
+    patch_plain_dict_configs(muq)
+    for module in muq.modules():
+        if type(module).__name__ == "Wav2Vec2ConformerEncoder":
+            record_encoder_hidden_states(module)
+
+
+def record_encoder_hidden_states(encoder: nn.Module) -> bool:
+    """Restore transformers-4 ``output_hidden_states`` on an encoder whose forward no longer takes it.
+
+    The 4.x contract: the input of every layer, then the final (layer-normed) output — ``num_layers + 1``
+    tensors. Layer inputs are captured with forward pre-hooks during the call. Returns False when the
+    encoder still handles ``output_hidden_states`` itself (nothing to do).
+    """
+    from transformers.modeling_outputs import BaseModelOutput
+
+    if "output_hidden_states" in inspect.signature(encoder.forward).parameters:
+        return False
+    original = encoder.forward
+    layers = encoder.get_submodule("layers")
+
+    def forward(
+        hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any
+    ) -> Any:
+        wanted = bool(kwargs.pop("output_hidden_states", False))
+        kwargs.pop("output_attentions", None)
+        kwargs.pop("return_dict", None)
+        captured: list[torch.Tensor] = []
+        handles = [
+            layer.register_forward_pre_hook(lambda _m, args: captured.append(args[0])) for layer in layers
+        ]
+        try:
+            out = original(hidden_states, attention_mask=attention_mask, **kwargs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        if not wanted:
+            return out
+        return BaseModelOutput(
+            last_hidden_state=out.last_hidden_state, hidden_states=(*captured, out.last_hidden_state)
+        )
+
+    encoder.forward = forward  # instance attribute: module tree and state-dict keys stay unchanged
+    return True
+
+
+def patch_plain_dict_configs(model: nn.Module) -> int:
+    """Give transformers layers built from plain dict configs the attributes newer transformers read.
+
+    MuQ 0.1 builds its ``Wav2Vec2ConformerEncoder`` from an ``EasyDict``; transformers >= 5 reads
+    ``config._attn_implementation`` (normally set by ``PretrainedConfig``) in the forward pass and fails
+    with an AttributeError. Returns how many configs were patched.
+    """
+    from transformers import PretrainedConfig
+
+    patched = 0
+    for module in model.modules():
+        module_config = getattr(module, "config", None)
+        if module_config is None or isinstance(module_config, PretrainedConfig):
+            continue
+        if isinstance(module_config, dict) and "_attn_implementation" not in module_config:
+            module_config["_attn_implementation"] = "eager"
+            if not hasattr(module_config, "_attn_implementation"):
+                object.__setattr__(module_config, "_attn_implementation", "eager")
+            patched += 1
+    return patched
 
 
 @register_backbone("logmel")
