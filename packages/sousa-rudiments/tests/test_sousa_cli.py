@@ -198,6 +198,23 @@ def test_corrupt_partial_files_exit_2_then_repair(tiny_audio, tmp_path, capsys):
     assert main(["check", str(work), "--quiet"]) == 0
 
 
+def test_hub_prepare_and_dry_run_upload(tiny_audio, tmp_path, capsys):
+    staging = tmp_path / "staging"
+    assert (
+        main(
+            ["hub", "prepare", str(tiny_audio), str(staging), "--repo-id", "me/sousa", "--include-raw-audio"]
+        )
+        == 0
+    )
+    assert (staging / "README.md").is_file() and len(list((staging / "audio").rglob("*.flac"))) == 24
+    capsys.readouterr()
+    assert main(["hub", "upload", str(staging), "me/sousa", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would upload" in out and "to datasets/me/sousa" in out
+    assert main(["hub", "upload", str(tmp_path / "nothing"), "me/sousa", "--dry-run"]) == EXIT_BAD_INPUT
+    assert "not built by" in capsys.readouterr().err
+
+
 def test_help_mentions_every_command():
     text = build_parser().format_help()
     for command in ("generate", "check", "stats", "merge", "presets", "hub"):

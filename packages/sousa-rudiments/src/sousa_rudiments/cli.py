@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--repo-id", default="zkeown/sousa", help="repository named in the card's usage snippet"
     )
+    prep.add_argument(
+        "--include-raw-audio",
+        action="store_true",
+        help="also stage audio/{rudiment}/*.flac (doubles the upload)",
+    )
     up = hub_sub.add_parser("upload", help="upload a staged folder (resumable)")
     up.add_argument("staging", type=Path)
     up.add_argument("repo_id")
