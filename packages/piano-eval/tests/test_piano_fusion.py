@@ -239,3 +239,34 @@ def test_gated_scores_follow_their_own_gate():
     assert torch.allclose(scores[:, 0], scores_changed[:, 0], atol=1e-5)
     assert not torch.allclose(scores[:, 1], scores_changed[:, 1], atol=1e-4)
     assert module.gates(part)[:, 0].min() > 0.99
+
+
+def test_frozen_symbolic_performance_module_feeds_score_conditioned_fusion():
+    from piano_eval.symbolic.remi_transformer import RemiTransformerModule, collate_token_parts
+
+    torch.manual_seed(0)
+    s1 = RemiTransformerModule(
+        24,
+        0,
+        3,
+        [0, 1, 2, 3],
+        d_model=8,
+        num_heads=2,
+        num_layers=1,
+        dim_feedforward=16,
+        max_seq_len=16,
+        hidden_dim=8,
+        projection_dim=4,
+        num_dimensions=2,
+    )
+    module = _module(
+        "cross_attention", symbolic_dim=8, use_score_conditioning=True, symbolic_encoder=s1
+    ).eval()
+    performance = collate_token_parts([[1, 5, 6, 7, 2], [1, 8, 2]])
+    score = collate_token_parts([[1, 5, 6, 2], [1, 8, 9, 2]])
+    part = {"audio": torch.randn(2, 4, 6), "symbolic_input": performance, "score_input": score}
+    scores = module.predict_scores(part)
+    assert ((scores > 0) & (scores < 1)).all()
+    other_score = dict(part, score_input=collate_token_parts([[1, 20, 21, 2], [1, 22, 2]]))
+    assert not torch.allclose(module.predict_scores(other_score), scores)
+    assert all(not p.requires_grad for p in s1.parameters())
