@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from drum_gen.model import DrumPatternTransformer, DrumTransformerConfig
@@ -166,3 +168,53 @@ def test_batch_rows_finish_independently_and_are_padded_after_eos() -> None:
         if EOS in row:
             assert row[-1] == EOS and row.count(EOS) == 1
             assert PAD not in row
+
+
+def test_remi_grammar_makes_even_an_untrained_model_write_well_formed_patterns() -> None:
+    from drum_gen.sampling import RemiGrammar
+    from drum_gen.tokenizer import DrumPatternTokenizer, DrumPatternTokenizerConfig
+
+    tokenizer = DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=("J Dilla",)))
+    torch.manual_seed(0)
+    config = DrumTransformerConfig(
+        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
+    )
+    model = DrumPatternTransformer(config).eval()
+    grammar = RemiGrammar(tokenizer.core.vocab, tokenizer.eos_id)
+    stop = StopCondition(tokenizer.eos_id, tokenizer.pad_id, tokenizer.bar_token_ids, num_bars=2)
+    prompt = torch.tensor([tokenizer.prompt_ids("J Dilla", 90)] * 4)
+    rows = generate(
+        model,
+        prompt,
+        stop,
+        SamplingConfig(max_new_tokens=200, seed=0),
+        suppress_token_ids=tokenizer.conditioning_token_ids,
+        constraint=grammar,
+    )
+    for row in rows:
+        tokens = [tokenizer.id_to_token(i) for i in row[3:]]
+        assert tokens[0] == "Bar_None"
+        position, pitches = -1, set()
+        for previous, token in itertools.pairwise(tokens):
+            kind, _, value = token.partition("_")
+            if kind == "Bar":
+                position, pitches = -1, set()
+            elif kind == "Position":
+                assert int(value) > position and previous.split("_")[0] in {"Bar", "TimeSig", "Velocity"}
+                position, pitches = int(value), set()
+            elif kind == "PitchDrum":
+                assert previous.split("_")[0] in {"Position", "Velocity"}
+                assert int(value) not in pitches and len(pitches) < 4
+                pitches.add(int(value))
+                assert len(pitches & {42, 44, 46}) <= 1
+            elif kind == "Velocity":
+                assert previous.startswith("PitchDrum")
+        decoded = tokenizer.decode_pattern(row, bars=2)
+        assert decoded.num_bars == 2
+
+
+def test_remi_grammar_rejects_non_remi_vocabulary() -> None:
+    from drum_gen.sampling import RemiGrammar
+
+    with pytest.raises(ValueError, match="REMI drum vocabulary"):
+        RemiGrammar({"PAD_None": 0, "EOS_None": 1}, eos_id=1)

@@ -16,7 +16,7 @@ import torch
 from drum_gen.humanize import humanize as humanize_pattern
 from drum_gen.loader import LoadedDrumModel, load_model
 from drum_gen.pattern import DrumNote, Pattern
-from drum_gen.sampling import SamplingConfig, StopCondition, generate
+from drum_gen.sampling import RemiGrammar, SamplingConfig, StopCondition, generate
 from drum_gen.styles import StyleSpec, get_style
 from drum_gen.tokenizer import PREFIX_LENGTH
 from drum_gen.validation import validate
@@ -56,12 +56,21 @@ class DrumGenerator:
     """Turns requests into validated patterns with a loaded model.
 
     ``bars_per_block`` defaults to the bar count the model was trained on (from its metadata).
+    ``grammar`` masks syntactically impossible REMI tokens while sampling (see
+    :class:`~drum_gen.sampling.RemiGrammar`); the musical choices stay the model's.
     """
 
     def __init__(
-        self, loaded: LoadedDrumModel, *, bars_per_block: int | None = None, max_attempts: int = 8
+        self,
+        loaded: LoadedDrumModel,
+        *,
+        bars_per_block: int | None = None,
+        max_attempts: int = 8,
+        grammar: bool = True,
     ) -> None:
         self.loaded = loaded
+        tokenizer = loaded.tokenizer
+        self.grammar = RemiGrammar(tokenizer.core.vocab, tokenizer.eos_id) if grammar else None
         trained_bars = int(loaded.metadata.get("training", {}).get("bars", 4))
         self.bars_per_block = bars_per_block or trained_bars
         if self.bars_per_block < 1:
@@ -219,6 +228,7 @@ class DrumGenerator:
                 sampling,
                 generator=generator,
                 suppress_token_ids=tokenizer.conditioning_token_ids,
+                constraint=self.grammar,
             )
             for i, row in zip(indices, out, strict=True):
                 rows[i] = row

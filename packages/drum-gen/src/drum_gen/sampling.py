@@ -8,8 +8,8 @@ the same tokens — the cache only changes the cost.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol
 
 import torch
 
@@ -111,6 +111,7 @@ def generate(
     use_cache: bool = True,
     generator: torch.Generator | None = None,
     suppress_token_ids: Iterable[int] = (),
+    constraint: TokenConstraint | None = None,
 ) -> list[list[int]]:
     """Continue each prompt row of ``prompt_ids`` ``[batch, prompt_len]`` until it stops.
 
@@ -121,6 +122,7 @@ def generate(
 
     PAD is never sampled (it is never a training target, so its logit means nothing), nor is any id in
     ``suppress_token_ids`` (e.g. BOS and the conditioning tokens, which only belong in the prompt).
+    A ``constraint`` (e.g. :class:`RemiGrammar`) further restricts each step to well-formed tokens.
     """
     config = config or SamplingConfig()
     if prompt_ids.dim() != 2 or prompt_ids.shape[1] == 0:
@@ -143,6 +145,8 @@ def generate(
     cache: list[LayerCache] | None = None
     step_input = prompt_ids
     suppressed = torch.tensor(sorted({stop.pad_id, *suppress_token_ids}), device=device, dtype=torch.long)
+    if constraint is not None:
+        constraint.start(prompt_ids.tolist())
     max_new = min(config.max_new_tokens, model.config.max_seq_len - prompt_ids.shape[1])
     try:
         for _ in range(max_new):
@@ -151,6 +155,8 @@ def generate(
             else:
                 logits, _ = model(sequence)
             step_logits = logits[:, -1, :].index_fill(-1, suppressed, float("-inf"))
+            if constraint is not None:
+                step_logits = step_logits.masked_fill(~constraint.allowed().to(device), float("-inf"))
             next_token = sample_next_token(
                 step_logits, config.temperature, config.top_k, config.top_p, generator
             )
@@ -161,6 +167,8 @@ def generate(
                 next_token = torch.where(over_limit, torch.full_like(next_token, stop.eos_id), next_token)
             next_token = torch.where(finished, torch.full_like(next_token, stop.pad_id), next_token)
             sequence = torch.cat([sequence, next_token[:, None]], dim=1)
+            if constraint is not None:
+                constraint.advance(next_token.tolist())
             step_input = next_token[:, None]
             finished = finished | (next_token == stop.eos_id)
             if bool(finished.all()):
@@ -173,3 +181,150 @@ def generate(
             row = row[: row.index(stop.eos_id, prompt_ids.shape[1]) + 1]
         rows.append(row)
     return rows
+
+
+class TokenConstraint(Protocol):
+    """Incremental per-row token filter used by :func:`generate`."""
+
+    def start(self, prompts: list[list[int]]) -> None:
+        """Reset to one state per row and consume the prompt tokens."""
+
+    def allowed(self) -> torch.Tensor:
+        """Boolean ``[batch, vocab]`` mask of tokens allowed at the next step (never all False)."""
+
+    def advance(self, tokens: list[int]) -> None:
+        """Consume one sampled token per row."""
+
+
+@dataclass
+class _RowState:
+    last: str = "prefix"
+    position: int = -1
+    pitches: set[int] = field(default_factory=set)
+
+
+class RemiGrammar:
+    """Only well-formed REMI drum sequences: a small model's syntax slips are masked, not sampled.
+
+    Enforced: the body starts with ``Bar``; ``Position`` values increase within a bar; every
+    ``PitchDrum`` follows a ``Position`` or a ``Velocity`` and is followed by a ``Velocity``; a pitch is
+    not repeated at one position; at most one hi-hat state (closed/pedal/open) and at most
+    ``max_simultaneous`` hits per position. ``EOS`` may follow a completed note or an empty bar.
+    This constrains syntax only: which hits, where and how loud is still the model's choice.
+    """
+
+    HIHAT_PITCHES = frozenset({42, 44, 46})
+
+    def __init__(self, vocab: dict[str, int], eos_id: int, max_simultaneous: int = 4) -> None:
+        self.vocab_size = max(vocab.values()) + 1
+        self.eos_id = eos_id
+        self.max_simultaneous = max_simultaneous
+        self.kind: dict[int, str] = {}
+        self.value: dict[int, int] = {}
+        masks = {
+            name: torch.zeros(self.vocab_size, dtype=torch.bool)
+            for name in ("bar", "timesig", "pitch", "velocity")
+        }
+        self.position_ids: list[tuple[int, int]] = []
+        for token, index in vocab.items():
+            kind, _, value = token.partition("_")
+            if kind == "Bar":
+                self.kind[index] = "bar"
+                masks["bar"][index] = True
+            elif kind == "TimeSig":
+                self.kind[index] = "timesig"
+                masks["timesig"][index] = True
+            elif kind == "Position":
+                self.kind[index] = "position"
+                self.value[index] = int(value)
+                self.position_ids.append((int(value), index))
+            elif kind == "PitchDrum":
+                self.kind[index] = "pitch"
+                self.value[index] = int(value)
+                masks["pitch"][index] = True
+            elif kind == "Velocity":
+                self.kind[index] = "velocity"
+                masks["velocity"][index] = True
+        if not self.position_ids or not masks["bar"].any() or not masks["pitch"].any():
+            raise ValueError("RemiGrammar needs a REMI drum vocabulary (Bar, Position_*, PitchDrum_* tokens)")
+        self.position_ids.sort()
+        self.masks = masks
+        self.eos_mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+        self.eos_mask[eos_id] = True
+        self.pitch_by_id = {i: self.value[i] for i in self.kind if self.kind[i] == "pitch"}
+        self.rows: list[_RowState] = []
+        self._after_cache: dict[int, torch.Tensor] = {}
+
+    def positions_after(self, position: int) -> torch.Tensor:
+        cached = self._after_cache.get(position)
+        if cached is None:
+            cached = torch.zeros(self.vocab_size, dtype=torch.bool)
+            for value, index in self.position_ids:
+                if value > position:
+                    cached[index] = True
+            self._after_cache[position] = cached
+        return cached
+
+    def _pitch_mask(self, row: _RowState) -> torch.Tensor:
+        mask = self.masks["pitch"].clone()
+        if len(row.pitches) >= self.max_simultaneous:
+            return torch.zeros_like(mask)
+        hihat_used = bool(row.pitches & self.HIHAT_PITCHES)
+        for index, pitch in self.pitch_by_id.items():
+            if pitch in row.pitches or (hihat_used and pitch in self.HIHAT_PITCHES):
+                mask[index] = False
+        return mask
+
+    def start(self, prompts: list[list[int]]) -> None:
+        self.rows = [_RowState() for _ in prompts]
+        for position in range(max((len(p) for p in prompts), default=0)):
+            for row, prompt in zip(self.rows, prompts, strict=True):
+                if position < len(prompt):
+                    self._consume(row, prompt[position])
+
+    def _consume(self, row: _RowState, token: int) -> None:
+        kind = self.kind.get(token)
+        if token == self.eos_id:
+            row.last = "eos"
+        elif kind == "bar":
+            row.last, row.position, row.pitches = "bar", -1, set()
+        elif kind == "timesig":
+            row.last = "timesig"
+        elif kind == "position":
+            row.last, row.position, row.pitches = "position", self.value[token], set()
+        elif kind == "pitch":
+            row.last = "pitch"
+            row.pitches.add(self.value[token])
+        elif kind == "velocity":
+            row.last = "velocity"
+
+    def allowed(self) -> torch.Tensor:
+        out = torch.zeros(len(self.rows), self.vocab_size, dtype=torch.bool)
+        for index, row in enumerate(self.rows):
+            if row.last == "prefix":
+                mask = self.masks["bar"]
+            elif row.last == "bar":
+                mask = self.masks["timesig"] | self.masks["bar"] | self.positions_after(-1) | self.eos_mask
+            elif row.last == "timesig":
+                mask = self.masks["bar"] | self.positions_after(-1)
+            elif row.last == "position":
+                mask = self._pitch_mask(row)
+            elif row.last == "pitch":
+                mask = self.masks["velocity"]
+            elif row.last == "velocity":
+                mask = (
+                    self._pitch_mask(row)
+                    | self.positions_after(row.position)
+                    | self.masks["bar"]
+                    | self.eos_mask
+                )
+            else:  # finished rows: anything (generate pads them)
+                mask = torch.ones(self.vocab_size, dtype=torch.bool)
+            if not mask.any():
+                mask = self.masks["bar"] | self.eos_mask
+            out[index] = mask
+        return out
+
+    def advance(self, tokens: list[int]) -> None:
+        for row, token in zip(self.rows, tokens, strict=True):
+            self._consume(row, token)
