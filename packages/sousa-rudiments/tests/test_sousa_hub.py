@@ -34,6 +34,12 @@ def staged(dataset_dir, tmp_path_factory) -> Path:
     return hub.prepare(dataset_dir, tmp_path_factory.mktemp("hub") / "staging", repo_id="someone/sousa-tiny")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_datasets_cache(tmp_path, monkeypatch):
+    """Keep `load_dataset`'s Arrow cache out of the user's ~/.cache."""
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets-cache")
+
+
 def _expected_split_sizes(dataset_dir: Path) -> dict[str, int]:
     splits = json.loads((dataset_dir / "splits.json").read_text())["splits"]
     return {name: info["num_samples"] for name, info in splits.items()}
