@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from huggingface_hub import PyTorchModelHubMixin
 
-PIANO_EVAL_REPO_URL = "https://github.com/music-ml-toolkit/music-ml/tree/main/packages/piano-eval"
-
 MODEL_CARD_TEMPLATE = """
 ---
 # For reference on model card metadata, see the spec: https://github.com/huggingface/hub-docs/blob/main/modelcard.md?plain=1
@@ -35,11 +33,11 @@ model = {{ class_name | default("Model", true) }}.from_pretrained("<repo-or-dire
 
 ## Training data and limitations
 
-Trained on whatever the accompanying config records; PercePiano labels are means of 5–12 annotators on a
-1–7 scale divided by 7. Scores are perceptual estimates, not grades. Evaluate on piece-disjoint folds.
+The architecture hyper-parameters are in `config.json`; record the training data and folds alongside.
+PercePiano (Park et al., Sci. Rep. 2024) labels are means of 5–12 annotators on a 1–7 scale divided by 7.
+Scores are perceptual estimates, not grades. Evaluate on piece-disjoint folds.
 
-- Code: {{ repo_url | default("[More Information Needed]", true) }}
-- Paper: {{ paper_url | default("[More Information Needed]", true) }}
+- Library: piano-eval{% if repo_url %} ({{ repo_url }}){% endif %}
 """
 
 
@@ -48,8 +46,6 @@ class PianoEvalHubMixin(
     library_name="piano-eval",
     license="apache-2.0",
     tags=["piano", "music-performance-evaluation", "percepiano"],
-    repo_url=PIANO_EVAL_REPO_URL,
-    paper_url="https://doi.org/10.1038/s41598-024-56839-0",
     model_card_template=MODEL_CARD_TEMPLATE,
 ):
     """Hub mixin with piano-eval model card defaults; subclasses add their own tags."""
