@@ -75,15 +75,14 @@ def _decode_midi(path: Path) -> str | None:
 
 
 def _decode_audio(path: Path, sample_rate: int | None) -> str | None:
-    import soundfile as sf
-    from shared_audio_core.audio import AudioError, load_audio
+    from shared_audio_core.audio import AudioError, audio_info, load_audio
 
     try:
-        info = sf.info(str(path))
-        if sample_rate is not None and info.samplerate != sample_rate:
-            return f"sample rate {info.samplerate} Hz, samples.parquet says {sample_rate}"
-        load_audio(path, info.samplerate)
-    except (AudioError, RuntimeError, sf.LibsndfileError) as exc:
+        info = audio_info(path)
+        if sample_rate is not None and info.sample_rate != sample_rate:
+            return f"sample rate {info.sample_rate} Hz, samples.parquet says {sample_rate}"
+        load_audio(path, info.sample_rate)
+    except AudioError as exc:
         return str(exc)
     return None
 

@@ -10,7 +10,6 @@ sorted by sample id, ``splits.json`` and the final ``metadata.json``.
 from __future__ import annotations
 
 import functools
-import logging
 import multiprocessing
 import os
 import shutil
@@ -66,7 +65,6 @@ __all__ = [
     "run_tasks",
 ]
 
-log = logging.getLogger(__name__)
 QUARANTINE_DIR = "_quarantine"
 
 
