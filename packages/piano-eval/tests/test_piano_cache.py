@@ -131,3 +131,66 @@ def test_undecodable_file_stops_with_its_name_and_keeps_finished_entries(
         extract_embeddings([audio_files[0], broken], encoder, tmp_path / "cache", progress=False)
     cache = EmbeddingCache(tmp_path / "cache", CacheConfig.for_encoder(encoder))
     assert cache.keys() == [file_content_hash(audio_files[0])]
+
+
+def test_cached_pairs_train_a1_and_a2_backbone_free(encoder, audio_files, tmp_path) -> None:
+    from piano_eval.audio import LoRAMultitaskModel, StagedAdaptationModel
+    from piano_eval.audio.cache import CachedPairDataset
+    from piano_eval.objective import collate_embedding_pairs
+
+    rng = np.random.default_rng(1)
+    clean = [
+        write_audio(tmp_path / f"p{i}.wav", (0.1 * rng.standard_normal(6000)).astype(np.float32), 24_000)
+        for i in range(4)
+    ]
+    noisy = [
+        write_audio(tmp_path / f"p{i}_aug.wav", (0.1 * rng.standard_normal(6000)).astype(np.float32), 24_000)
+        for i in range(4)
+    ]
+    entries = extract_embeddings(clean + noisy, encoder, tmp_path / "cache", progress=False)
+    keys = [e.content_hash for e in entries]
+    dataset = CachedPairDataset(
+        entries[0].path.parent,
+        keys[:4],
+        labels=torch.rand(4, 3),
+        piece_ids=torch.tensor([0, 0, 1, 1]),
+        augmented_keys=keys[4:],
+    )
+    assert len(dataset) == 4  # ordered same-piece pairs
+    item = dataset[0]
+    torch.testing.assert_close(item["a"], encoder.embed_file(clean[0]))
+    torch.testing.assert_close(item["a_aug"], encoder.embed_file(noisy[0]))
+    batch = next(iter(DataLoader(dataset, batch_size=4, collate_fn=collate_embedding_pairs)))
+    head = {"hidden_dim": 16, "projection_dim": 8, "num_dimensions": 3}
+    a1 = LoRAMultitaskModel(input_dim=encoder.output_dim, **head)
+    losses, _ = a1.pair_losses(batch)
+    assert {"ranking", "contrastive", "regression", "invariance"} <= set(losses)
+    a2 = StagedAdaptationModel(input_dim=encoder.output_dim, **head)
+    assert torch.isfinite(a2.training_step(batch, 0))
+    with pytest.raises(EmbeddingCacheError, match="not cached"):
+        CachedPairDataset(entries[0].path.parent, ["f" * 64, keys[0]], torch.rand(2, 3), torch.tensor([0, 0]))
+
+
+def test_command_line_extracts_a_directory_and_resumes(audio_files, tmp_path, capsys) -> None:
+    from piano_eval.audio.extract import main, parse_layers
+
+    assert parse_layers("9-12") == LayerSelection.mean_range(9, 12)
+    assert parse_layers("6,12") == LayerSelection.concat([6, 12])
+    assert parse_layers("3") == LayerSelection.single(3)
+    args = [
+        str(audio_files[0].parent),
+        "--cache-dir",
+        str(tmp_path / "cli"),
+        "--backbone",
+        "logmel",
+        "--layers",
+        "2",
+    ]
+    args += ["--no-progress", "--device", "cpu"]
+    assert main(args) == 0
+    assert "3 files cached" in capsys.readouterr().out
+    cache_dirs = [p for p in (tmp_path / "cli").iterdir() if p.is_dir()]
+    assert len(cache_dirs) == 1 and len(list(cache_dirs[0].glob("*.safetensors"))) == 3
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty"), "--cache-dir", str(tmp_path / "cli"), "--backbone", "logmel"]) == 1
+    assert "no audio files found" in capsys.readouterr().err

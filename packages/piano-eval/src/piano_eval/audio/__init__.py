@@ -17,6 +17,7 @@ from piano_eval.audio.backbones import (
 from piano_eval.audio.cache import (
     CacheConfig,
     CachedEmbeddingDataset,
+    CachedPairDataset,
     EmbeddingCache,
     EmbeddingCacheError,
     collate_cached_embeddings,
@@ -48,6 +49,7 @@ __all__ = [
     "BackboneOutput",
     "CacheConfig",
     "CachedEmbeddingDataset",
+    "CachedPairDataset",
     "ChunkingConfig",
     "EmbeddingCache",
     "EmbeddingCacheError",

@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from piano_eval.audio.encoder import AudioEncoder
+from piano_eval.objective import PerformancePairDataset
 
 CACHE_FORMAT_VERSION = 1
 
@@ -218,6 +219,52 @@ class CachedEmbeddingDataset(Dataset[dict[str, Any]]):
         if self.max_frames is not None:
             embeddings = embeddings[: self.max_frames]
         return {"embeddings": embeddings, "key": key}
+
+
+class CachedPairDataset(PerformancePairDataset):
+    """Same-piece performance pairs whose parts are read lazily from the cache (backbone-free A1-A3).
+
+    ``keys[i]`` is performance ``i``'s content hash; ``augmented_keys[i]`` (optional) the hash of an
+    augmented rendition of the same performance, returned as ``"a_aug"``/``"b_aug"`` for the invariance
+    loss and A2's self-supervised stage. Collate with ``piano_eval.objective.collate_embedding_pairs``.
+    """
+
+    def __init__(
+        self,
+        cache: EmbeddingCache | str | Path,
+        keys: Sequence[str],
+        labels: torch.Tensor,
+        piece_ids: torch.Tensor,
+        pairs: Sequence[tuple[int, int]] | None = None,
+        label_mask: torch.Tensor | None = None,
+        augmented_keys: Sequence[str] | None = None,
+        max_frames: int | None = None,
+    ) -> None:
+        super().__init__(list(keys), labels, piece_ids, pairs, label_mask)
+        self.cache = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache.open(cache)
+        if augmented_keys is not None and len(augmented_keys) != len(keys):
+            raise ValueError(f"{len(augmented_keys)} augmented keys for {len(keys)} performances")
+        self.augmented_keys = list(augmented_keys) if augmented_keys is not None else None
+        wanted = list(keys) + (self.augmented_keys or [])
+        missing = [k for k in wanted if k not in self.cache]
+        if missing:
+            raise EmbeddingCacheError(
+                f"{len(missing)} keys are not cached in {self.cache.root}: {missing[:3]}"
+            )
+        self.max_frames = max_frames
+
+    def _read(self, key: str) -> torch.Tensor:
+        embeddings = self.cache.read(key)
+        return embeddings if self.max_frames is None else embeddings[: self.max_frames]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = super().__getitem__(index)
+        i, j = self.pairs[index]
+        item["a"], item["b"] = self._read(item["a"]), self._read(item["b"])
+        if self.augmented_keys is not None:
+            item["a_aug"] = self._read(self.augmented_keys[i])
+            item["b_aug"] = self._read(self.augmented_keys[j])
+        return item
 
 
 def pad_embeddings(sequences: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
