@@ -68,6 +68,10 @@ def test_audio_config_embeds_the_generated_flac(staged, dataset_dir):
     assert isinstance(ds.features["audio"], datasets.Audio)
     row = ds.cast_column("audio", datasets.Audio(decode=False))[0]
     assert row["audio"]["bytes"] == (dataset_dir / row["audio_path"]).read_bytes()
+    shard = next((staged / "data" / "audio").glob("validation-*.parquet"))
+    meta = pq.ParquetFile(shard).metadata.row_group(0)
+    codecs = {meta.column(i).path_in_schema: meta.column(i).compression for i in range(meta.num_columns)}
+    assert codecs["audio.bytes"] == "UNCOMPRESSED" and codecs["sample_id"] == "ZSTD"
     audio, sr = sf.read(io.BytesIO(row["audio"]["bytes"]))
     assert sr == TINY.sample_rate and len(audio) == pytest.approx(row["duration_sec"] * sr, abs=sr * 0.01)
 

@@ -194,7 +194,11 @@ def _cmd_hub(args: argparse.Namespace) -> int:
 
     if args.hub_command == "prepare":
         staged = hub.prepare(
-            args.dataset, args.staging, repo_id=args.repo_id, include_raw_audio=args.include_raw_audio
+            args.dataset,
+            args.staging,
+            repo_id=args.repo_id,
+            include_raw_audio=args.include_raw_audio,
+            progress=True,
         )
         print(f"staged {args.dataset} in {staged}")
         return 0

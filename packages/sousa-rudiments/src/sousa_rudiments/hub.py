@@ -33,6 +33,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from sousa_rudiments import __version__
 from sousa_rudiments.dataset.splits import SPLIT_NAMES
@@ -165,12 +166,23 @@ def _shards(sizes: Sequence[int], max_bytes: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def _leaf_paths(schema: pa.Schema) -> list[str]:
+    leaves = []
+    for f in schema:
+        if pa.types.is_struct(f.type):
+            leaves += [f"{f.name}.{child.name}" for child in f.type]
+        else:
+            leaves.append(f.name)
+    return leaves
+
+
 def _write_config(
     dataset_dir: Path,
     staging_dir: Path,
     config: str,
     table: pa.Table,
     max_shard_bytes: int,
+    progress: Any = None,
 ) -> _ConfigInfo:
     """Write one config's parquet shards per split; returns rows and bytes per split and the schema."""
     media_column = {"audio": "audio_path", "midi_only": "midi_path"}.get(config)
@@ -196,7 +208,12 @@ def _write_config(
             schema = chunk.schema
             out = staging_dir / "data" / config / f"{split}-{k:05d}-of-{len(bounds):05d}.parquet"
             out.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(chunk, out, compression="zstd", row_group_size=100)
+            # FLAC and MIDI bytes do not compress further: store them as is, zstd for the labels.
+            codecs = {leaf: "zstd" for leaf in _leaf_paths(chunk.schema)}
+            codecs.update({leaf: "none" for leaf in codecs if leaf in ("audio.bytes", "midi")})
+            pq.write_table(chunk, out, compression=codecs, row_group_size=100)
+            if progress is not None:
+                progress.update(1)
             nbytes[split] += out.stat().st_size
     assert schema is not None
     return _ConfigInfo(counts, nbytes, schema)
@@ -327,6 +344,7 @@ def prepare(
     repo_id: str = DEFAULT_REPO_ID,
     include_raw_audio: bool = False,
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    progress: bool = False,
 ) -> Path:
     """Build the upload folder for ``dataset_dir`` in ``staging_dir`` (see the module docstring).
 
@@ -357,7 +375,10 @@ def prepare(
 
     table, _ = _sample_table(dataset_dir)
     names = [c for c in HUB_CONFIGS if c != "audio" or identity.with_audio]
-    configs = {name: _write_config(dataset_dir, staging_dir, name, table, max_shard_bytes) for name in names}
+    with tqdm(desc="staging parquet shards", unit="file", disable=not progress) as bar:
+        configs = {
+            name: _write_config(dataset_dir, staging_dir, name, table, max_shard_bytes, bar) for name in names
+        }
 
     for name in LABEL_TABLES:
         _link_or_copy(dataset_dir / "labels" / f"{name}.parquet", staging_dir / "labels" / f"{name}.parquet")
