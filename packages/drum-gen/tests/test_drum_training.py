@@ -83,6 +83,7 @@ def test_tiny_training_run_writes_loadable_checkpoint_and_resumes(tmp_path: Path
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["epochs_completed"] == 1 and summary["global_steps"] == 2
     assert (out / "lightning" / "last.ckpt").is_file()
+    assert [p.name for p in (out / "lightning").glob("epoch*.ckpt")] == ["epoch=000.ckpt"]  # saved each epoch
     loaded = load_model(out, device="cpu")
     assert loaded.metadata["training"]["patterns_per_style"] == 3
     assert loaded.classifier is not None and loaded.classifier.styles == loaded.tokenizer.styles

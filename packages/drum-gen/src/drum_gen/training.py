@@ -266,7 +266,10 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
         config.warmup_steps,
     )
     lightning_dir = out_dir / "lightning"
-    checkpointing = ModelCheckpoint(dirpath=lightning_dir, save_last=True, every_n_epochs=1, save_top_k=0)
+    # save_top_k=1 without a monitor keeps the newest epoch; Lightning writes last.ckpt only alongside it.
+    checkpointing = ModelCheckpoint(
+        dirpath=lightning_dir, filename="{epoch:03d}", save_last=True, every_n_epochs=1, save_top_k=1
+    )
     trainer = L.Trainer(
         accelerator="auto",
         devices=1,
