@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import shared_audio_core
 from tqdm.auto import tqdm
 
 from sousa_rudiments import __version__
@@ -66,6 +67,8 @@ __all__ = [
 ]
 
 QUARANTINE_DIR = "_quarantine"
+#: Tables whose rows every clip of a performance shares (stored once per done-marker).
+SHARED_LABEL_TABLES: tuple[str, ...] = ("strokes", "measures", "exercises")
 
 
 class IncompleteDatasetError(RuntimeError):
@@ -135,6 +138,7 @@ def build_identity(config: GenerateConfig) -> DatasetIdentity:
         with_audio=config.with_audio,
         soundfonts=tuple(p.name for p in config.soundfonts) if config.with_audio else (),
         soundfont_sha256=tuple(_soundfont_digest(p) for p in config.soundfonts) if config.with_audio else (),
+        core_version=shared_audio_core.__version__,
     )
 
 
@@ -185,10 +189,10 @@ class _Context:
         atomic_write_bytes(self.root / midi_rel, bytes(score.dumps_midi()))
         written = [midi_rel]
 
-        # Stroke, measure and exercise labels depend on the performance only: compute them once and
-        # stamp each clip's sample id on a copy.
-        labels = table_builders.performance_label_rows(performance, profile)
-        tables: dict[str, list[dict[str, Any]]] = {name: [] for name in LABEL_TABLES}
+        # Stroke, measure and exercise labels depend on the performance only: the marker stores them
+        # once (sample_id "") and the merge step stamps each clip's sample id on them.
+        tables: dict[str, list[dict[str, Any]]] = table_builders.performance_label_rows(performance, profile)
+        tables["samples"] = []
         for spec in task.samples:
             media: dict[str, Any] = {"midi_path": midi_rel, "audio_path": None}
             if cfg.with_audio:
@@ -216,8 +220,6 @@ class _Context:
                     augmentation_preset=spec.augmentation_preset,
                     aug_params=clip.aug_params,
                 )
-            for name, rows in labels.items():
-                tables[name].extend({**row, "sample_id": spec.sample_id} for row in rows)
             tables["samples"].append(
                 table_builders.sample_row(performance, profile, spec.sample_id, task.performance_id, media)
             )
@@ -466,8 +468,11 @@ def finalize(
         record = read_part(
             part_path(root, task.rudiment_slug, task.performance_id), root, digest, verify_files=False
         )
-        for name in LABEL_TABLES:
-            collected[name].append(table_builders.rows_to_table(name, record.tables[name]))
+        sample_ids = [row["sample_id"] for row in record.tables["samples"]]
+        collected["samples"].append(table_builders.rows_to_table("samples", record.tables["samples"]))
+        for name in SHARED_LABEL_TABLES:
+            shared = table_builders.rows_to_table(name, record.tables[name])
+            collected[name].extend(table_builders.with_sample_id(shared, sid) for sid in sample_ids)
     merged = {name: table_builders.concat_sorted(name, collected[name]) for name in LABEL_TABLES}
     for name, table in merged.items():
         write_table(table, root / "labels" / f"{name}.parquet")

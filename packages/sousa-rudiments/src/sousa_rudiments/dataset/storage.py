@@ -152,11 +152,14 @@ class DatasetIdentity:
     #: SHA-256 (first 16 hex digits) of each SoundFont file: the same name with other content renders
     #: other audio, so shards and resumes must agree on the bytes, not just the names.
     soundfont_sha256: tuple[str, ...] = ()
+    #: shared-audio-core renders and augments the audio, so its version is part of the identity too.
+    core_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "generator": "sousa-rudiments",
             "generator_version": self.generator_version,
+            "core_version": self.core_version,
             "seed": self.seed,
             "preset": self.preset,
             "with_audio": self.with_audio,
@@ -173,6 +176,7 @@ class DatasetIdentity:
             with_audio=bool(data["with_audio"]),
             soundfonts=tuple(data["soundfonts"]),
             soundfont_sha256=tuple(data.get("soundfont_sha256", ())),
+            core_version=str(data.get("core_version", "")),
         )
 
     def digest(self) -> str:
@@ -186,7 +190,14 @@ class DatasetIdentity:
     def differences(self, other: DatasetIdentity) -> list[str]:
         mine, theirs = self._comparable(), other._comparable()
         diffs = []
-        for key in ("generator_version", "seed", "with_audio", "soundfonts", "soundfont_sha256"):
+        for key in (
+            "generator_version",
+            "core_version",
+            "seed",
+            "with_audio",
+            "soundfonts",
+            "soundfont_sha256",
+        ):
             if mine[key] != theirs[key]:
                 diffs.append(f"{key}: existing {theirs[key]!r}, requested {mine[key]!r}")
         if mine["preset"] != theirs["preset"]:

@@ -20,6 +20,7 @@ __all__ = [
     "sample_row",
     "sample_tables",
     "schema_for",
+    "with_sample_id",
 ]
 
 #: Per-sample columns this package adds to the fixed ``SAMPLES_SCHEMA`` when the label schema does
@@ -129,6 +130,13 @@ def rows_to_table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     if unknown:
         raise ValueError(f"{name} rows carry columns that are not in the schema: {unknown}")
     return pa.Table.from_pylist([dict(row) for row in rows], schema=schema)
+
+
+def with_sample_id(table: pa.Table, sample_id: str) -> pa.Table:
+    """``table`` with every ``sample_id`` set to ``sample_id`` (a performance's rows for one clip)."""
+    index = table.schema.get_field_index("sample_id")
+    field = table.schema.field(index)
+    return table.set_column(index, field, pa.array([sample_id] * table.num_rows, field.type))
 
 
 def concat_sorted(name: str, tables: Sequence[pa.Table]) -> pa.Table:
