@@ -135,3 +135,17 @@ def test_embed_file_resamples_to_the_backbone_rate(backbone, tmp_path) -> None:
     assert from_file.shape == (50, 32)  # 1 s at 24 kHz, 480-sample hop
     from_array = encoder.embed_audio(tone, 16_000)
     torch.testing.assert_close(from_file, from_array, atol=1e-3, rtol=1e-3)
+
+
+def test_empty_or_too_short_items_raise_clear_errors(tmp_path) -> None:
+    from piano_eval.audio import build_backbone
+    from piano_eval.audio.chunking import ChunkingError
+    from piano_eval.audio.testing import save_tiny_audio_model
+
+    encoder = AudioEncoder(build_backbone(str(save_tiny_audio_model(tmp_path / "w2v2", "wav2vec2"))))
+    mask = torch.ones(2, 2000, dtype=torch.bool)
+    mask[1, 10:] = False  # 10 samples: shorter than the conv front-end's receptive field
+    with pytest.raises(ChunkingError, match=r"items \[1\] are too short"):
+        encoder(torch.randn(2, 2000), mask, sample_rate=24_000)
+    with pytest.raises(ChunkingError, match="no valid audio"):
+        encoder(torch.randn(1, 2000), torch.zeros(1, 2000, dtype=torch.bool), sample_rate=24_000)

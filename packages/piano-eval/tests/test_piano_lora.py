@@ -178,3 +178,22 @@ def test_lightning_trainer_smoke_run_with_a_logmel_backbone() -> None:
     assert trainer.global_step == 3
     assert torch.isfinite(trainer.callback_metrics["train/total"])
     assert "val/pairwise_accuracy" in trainer.callback_metrics
+
+
+def test_a1_scores_of_a_clip_do_not_depend_on_batch_padding(tiny_dirs) -> None:
+    torch.manual_seed(0)
+    model = LoRAMultitaskModel(
+        BackboneConfig(name="hf", model_id=str(tiny_dirs["wav2vec2"])),
+        lora=LoRASettings(rank=2, alpha=4),
+        **HEAD,
+    ).eval()
+    clip = torch.randn(1, 3000)
+    alone = model.predict_scores(
+        {"waveform": clip, "mask": torch.ones_like(clip, dtype=torch.bool), "sample_rate": 24_000}
+    )
+    batch = torch.randn(3, 7000) * 3
+    batch[1, :3000] = clip[0]
+    mask = torch.ones_like(batch, dtype=torch.bool)
+    mask[1, 3000:] = False
+    padded = model.predict_scores({"waveform": batch, "mask": mask, "sample_rate": 24_000})
+    torch.testing.assert_close(padded[1], alone[0], atol=1e-4, rtol=1e-4)

@@ -18,7 +18,7 @@ from shared_audio_core.audio import load_audio, resample
 from torch import nn
 
 from piano_eval.audio.backbones import Backbone, BackboneConfig, BackboneError, build_backbone
-from piano_eval.audio.chunking import ChunkingConfig, merge_chunk_frames, split_into_chunks
+from piano_eval.audio.chunking import ChunkingConfig, ChunkingError, merge_chunk_frames, split_into_chunks
 from piano_eval.audio.layers import LayerSelection
 
 
@@ -117,6 +117,8 @@ class AudioEncoder(nn.Module):
         self.check_rate(rate)
         chunks = split_into_chunks(samples, mask, self.chunking.chunk_samples(self.sample_rate))
         active = torch.nonzero(chunks.has_audio).squeeze(1)
+        if active.numel() == 0:
+            raise ChunkingError("the batch holds no valid audio samples (every mask entry is False)")
         step = self.chunking.max_chunks_per_forward
         pieces: list[torch.Tensor] = []
         piece_masks: list[torch.Tensor] = []
@@ -130,7 +132,13 @@ class AudioEncoder(nn.Module):
         frame_mask = torch.zeros(frames.shape[:2], dtype=torch.bool, device=frames.device)
         frames = frames.index_copy(0, active, torch.cat(pieces))
         frame_mask = frame_mask.index_copy(0, active, torch.cat(piece_masks))
-        return merge_chunk_frames(frames, frame_mask, chunks.batch_size, chunks.chunks_per_item)
+        features, mask = merge_chunk_frames(frames, frame_mask, chunks.batch_size, chunks.chunks_per_item)
+        empty = torch.nonzero(~mask.any(dim=1)).flatten().tolist()
+        if empty:
+            raise ChunkingError(
+                f"batch items {empty} are too short for backbone {self.backbone.name!r} to produce a frame"
+            )
+        return features, mask
 
     @torch.no_grad()
     def embed_audio(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
