@@ -91,6 +91,10 @@ class GenerateConfig:
     #: without it such a directory is refused.
     repair: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output_dir", Path(self.output_dir))
+        object.__setattr__(self, "soundfonts", tuple(Path(p) for p in self.soundfonts))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "output_dir": str(self.output_dir),
@@ -430,7 +434,7 @@ def generate(config: GenerateConfig) -> GenerateResult:
             root, identity, all_tasks, profiles, config.seed, progress=config.progress
         )
         result.finalized = True
-    elif _all_done(root, all_tasks, digest):
+    elif _all_done(root, all_tasks):
         # Shards sharing one directory: the last one to finish validates the others' work and merges.
         try:
             result.num_samples = finalize_existing(root, progress=config.progress)
@@ -440,7 +444,7 @@ def generate(config: GenerateConfig) -> GenerateResult:
     return result
 
 
-def _all_done(root: Path, tasks: Sequence[PerformanceTask], digest: str) -> bool:
+def _all_done(root: Path, tasks: Sequence[PerformanceTask]) -> bool:
     return all(part_path(root, t.rudiment_slug, t.performance_id).exists() for t in tasks)
 
 
