@@ -418,8 +418,8 @@ def _staged_files(staging_dir: Path) -> list[Path]:
 def upload(
     staging_dir: str | Path,
     repo_id: str,
-    *,
     dry_run: bool = False,
+    *,
     private: bool = False,
     token: str | None = None,
     api: Any = None,
