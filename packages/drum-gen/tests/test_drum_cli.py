@@ -1,0 +1,139 @@
+"""drum-gen CLI: styles, generate (with and without a model), train, evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pretty_midi
+import pytest
+import symusic
+import torch
+from drum_gen.cli import main
+from drum_gen.loader import clear_model_cache, save_checkpoint
+from drum_gen.model import DrumPatternTransformer, DrumTransformerConfig
+from drum_gen.pattern import Pattern
+from drum_gen.tokenizer import DrumPatternTokenizer, DrumPatternTokenizerConfig
+from drum_gen.validation import validate
+
+
+@pytest.fixture(scope="module")
+def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real but untrained model: the REMI grammar still makes its output well-formed MIDI."""
+    tokenizer = DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=("J Dilla", "Metro Boomin")))
+    torch.manual_seed(0)
+    config = DrumTransformerConfig(
+        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
+    )
+    directory = tmp_path_factory.mktemp("untrained")
+    save_checkpoint(directory, DrumPatternTransformer(config).eval(), tokenizer, {"training": {"bars": 2}})
+    clear_model_cache()
+    return directory
+
+
+def test_styles_lists_builtin_styles(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["styles"]) == 0
+    out = capsys.readouterr().out
+    assert "J Dilla" in out and "62.0%" in out and "85-95 BPM" in out
+    assert main(["styles", "--json"]) == 0
+    names = [s["name"] for s in json.loads(capsys.readouterr().out)]
+    assert names[:4] == ["J Dilla", "Metro Boomin", "Questlove", "Timbaland"]
+
+
+def test_generate_without_model_explains_how_to_get_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DRUM_GEN_MODEL", raising=False)
+    assert main(["generate", "--style", "J Dilla", "-o", str(tmp_path / "x.mid")]) == 2
+    err = capsys.readouterr().err
+    assert "drum-gen train" in err and "--model" in err
+    assert main(["generate", "--style", "dilla", "--model", str(tmp_path / "missing"), "-o", "x.mid"]) == 2
+    assert "model directory not found" in capsys.readouterr().err
+
+
+def test_generate_writes_requested_midi(
+    untrained_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "groove.mid"
+    args = [
+        "generate",
+        "--model",
+        str(untrained_checkpoint),
+        "--style",
+        "dilla",
+        "--bars",
+        "3",
+        "--tempo",
+        "90",
+    ]
+    assert main([*args, "--seed", "1", "--device", "cpu", "-o", str(out)]) == 0
+    assert "3 bars of J Dilla at 90 BPM" in capsys.readouterr().out
+    pattern = Pattern.read_midi(out)
+    assert pattern.humanized and validate(pattern).ok
+    pm = pretty_midi.PrettyMIDI(str(out))
+    assert pm.instruments[0].is_drum and abs(pm.get_tempo_changes()[1][0] - 90) < 0.01
+    assert (pm.time_signature_changes[0].numerator, pm.time_signature_changes[0].denominator) == (4, 4)
+    assert max(n.start for n in pm.instruments[0].notes) < 3 * 4 * 60 / 90  # within 3 bars
+    assert symusic.Score(str(out)).tracks[0].is_drum
+    # Same seed, same file; --no-humanize gives the quantized pattern.
+    again = tmp_path / "again.mid"
+    assert main([*args, "--seed", "1", "--device", "cpu", "-o", str(again)]) == 0
+    assert Pattern.read_midi(again) == pattern
+    straight = tmp_path / "straight.mid"
+    assert main([*args, "--seed", "1", "--no-humanize", "--device", "cpu", "-o", str(straight)]) == 0
+    assert not Pattern.read_midi(straight).humanized
+
+
+def test_generate_rejects_bad_requests(
+    untrained_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["generate", "--model", str(untrained_checkpoint), "-o", "never.mid"]
+    assert main([*base, "--style", "Skrillex"]) == 2
+    assert "Skrillex" in capsys.readouterr().err
+    assert main([*base, "--style", "Questlove"]) == 2  # a real style this model was not trained on
+    assert "not one this model was trained on" in capsys.readouterr().err
+    assert main([*base, "--style", "J Dilla", "--bars", "64"]) == 2
+    assert "bars must be in 1..32" in capsys.readouterr().err
+    assert main([*base, "--style", "J Dilla", "--top-p", "0"]) == 2
+    assert "top_p" in capsys.readouterr().err
+
+
+def test_evaluate_reports_every_style(untrained_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    json_out, md_out = tmp_path / "eval.json", tmp_path / "eval.md"
+    args = ["evaluate", "--model", str(untrained_checkpoint), "--patterns-per-style", "2", "--bars", "2"]
+    assert main([*args, "--device", "cpu", "--json-out", str(json_out), "--markdown-out", str(md_out)]) == 0
+    report = json.loads(json_out.read_text())
+    assert [s["style"] for s in report["styles"]] == ["J Dilla", "Metro Boomin"]
+    for style in report["styles"]:
+        assert 0.0 <= style["classifier_accuracy"] <= 1.0 and style["n_generated"] == 2
+        assert style["classifier_accuracy_corpus"] == 1.0
+    metrics = {row["metric"] for row in report["groove"]}
+    assert metrics == {"groove_consistency", "empty_beat_rate", "density"}
+    assert {row["metric"] for row in report["feel"]} == {"swing", "microtiming_ms"}
+    markdown = md_out.read_text()
+    assert "classifier acc." in markdown and "groove_consistency" in markdown
+    assert "J Dilla" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_train_command_writes_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(
+        "patterns_per_style: 2\nbars: 1\nd_model: 16\nn_layers: 1\nn_heads: 2\nd_ff: 32\nmax_seq_len: 128\n"
+        "batch_size: 4\nwarmup_steps: 1\nclassifier_patterns_per_style: 4\nnum_threads: 1\n"
+    )
+    out = tmp_path / "run"
+    assert (
+        main(["train", "--config", str(recipe), "--out", str(out), "--max-epochs", "1", "--no-progress"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert f"checkpoint written to {out}" in printed and "drum-gen generate --model" in printed
+    assert (out / "model.safetensors").is_file() and (out / "style_classifier.json").is_file()
+    metadata = json.loads((out / "drum_gen.json").read_text())
+    assert metadata["training"]["max_epochs"] == 1 and metadata["training"]["patterns_per_style"] == 2
+
+
+def test_help_exits_cleanly() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
