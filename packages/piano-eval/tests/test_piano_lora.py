@@ -197,3 +197,28 @@ def test_a1_scores_of_a_clip_do_not_depend_on_batch_padding(tiny_dirs) -> None:
     mask[1, 3000:] = False
     padded = model.predict_scores({"waveform": batch, "mask": mask, "sample_rate": 24_000})
     torch.testing.assert_close(padded[1], alone[0], atol=1e-4, rtol=1e-4)
+
+
+def test_a1_on_waveforms_learns_loudness_and_brightness_rankings() -> None:
+    torch.manual_seed(0)
+    model = LoRAMultitaskModel(
+        BackboneConfig(
+            name="logmel",
+            options={"hidden_size": 32, "num_layers": 2, "num_heads": 2, "n_mels": 32, "dropout": 0.0},
+        ),
+        lora=LoRASettings(rank=4, alpha=8, dropout=0.0, layers=[1, 2]),
+        learning_rate=3e-3,
+        **HEAD,
+    )
+    batch = next(
+        iter(make_synthetic_audio_pair_loader(batch_size=12, num_pieces=2, performances_per_piece=3))
+    )
+    optimizer = model.configure_optimizers()
+    first = model.pair_losses(batch)[0]
+    for _ in range(30):
+        optimizer.zero_grad()
+        losses = model.pair_losses(batch)[0]
+        losses["total"].backward()
+        optimizer.step()
+    assert losses["ranking"].item() < 0.5 * first["ranking"].item()
+    assert losses["total"].item() < 0.7 * first["total"].item()
