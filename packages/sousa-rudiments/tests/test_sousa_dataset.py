@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import shutil
 from collections import Counter
@@ -210,7 +211,7 @@ def test_shards_merge_into_the_clean_dataset(labels_dataset, tmp_path):
     assert label_bytes(shard_dirs[0]) == label_bytes(labels_dataset)
 
 
-def test_corrupt_work_is_refused_then_repaired_without_losing_files(labels_dataset, tmp_path):
+def test_corrupt_work_is_refused_then_repaired_without_losing_files(labels_dataset, tmp_path, monkeypatch):
     work = tmp_path / "work"
     shutil.copytree(labels_dataset, work)
     parts = sorted((work / "_parts").glob("*/*.json"))
@@ -229,9 +230,19 @@ def test_corrupt_work_is_refused_then_repaired_without_losing_files(labels_datas
     assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before  # nothing touched
 
     (work / "labels" / "strokes.parquet").write_bytes(b"garbage")  # final tables are rebuilt anyway
-    result = generate(_config(work, repair=True))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(importlib.import_module("sousa_rudiments.dataset.generate"), "run_tasks", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            generate(_config(work, repair=True))
+    # Interrupted right after quarantining: the tables no longer describe the files, and says so.
+    assert json.loads((work / "metadata.json").read_text())["complete"] is False
+    result = generate(_config(work))  # the quarantined performances are now simply missing
     assert result.generated == 2 and result.reused == TINY.num_performances() - 2
-    assert len(result.redone) == 2
+    assert result.redone == []
     assert not (work / "midi" / "flam-tap" / ".x.mid.123.tmp").exists()
     quarantine = work / "_quarantine"
     assert (quarantine / parts[0].relative_to(work)).read_text() == "{ truncated"

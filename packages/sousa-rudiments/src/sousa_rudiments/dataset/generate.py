@@ -414,6 +414,9 @@ def generate(config: GenerateConfig) -> GenerateResult:
         for part in corrupt:
             print(f"sousa: regenerating (old files moved to {where}): {part.message}", file=sys.stderr)
     problems = [part.message for part in corrupt]
+    if any(t.performance_id not in done for t in tasks):
+        # Until the merge runs again the label tables (if any) do not describe the files on disk.
+        atomic_write_text(root / METADATA_FILE, _metadata_json(identity, complete=False))
     todo = [t for t in tasks if t.performance_id not in done]
 
     bar = tqdm(
