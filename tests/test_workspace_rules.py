@@ -22,6 +22,7 @@ MODEL_PACKAGES = [m for m in LIBRARIES if m.name != CORE]
 # Declared but reached only at run time through another library, never imported by name.
 RUNTIME_ONLY = {
     "shared-audio-core": {"fast-mp3-augment"},  # audiomentations' Mp3Compression backend
+    "drum-gen": {"safetensors"},  # PyTorchModelHubMixin writes model.safetensors through it
 }
 
 
@@ -44,11 +45,20 @@ def _imported_top_levels(src: Path) -> set[str]:
 def _third_party_distributions(member: Member) -> set[str]:
     own = member.import_name
     mapping = packages_distributions()
+    # Workspace members are installed editable, which packages_distributions() does not map.
+    mapping.update({m.import_name: [m.name] for m in workspace_members()})
+    optional = {
+        _requirement_name(d)
+        for extra in member.pyproject["project"].get("optional-dependencies", {}).values()
+        for d in extra
+    }
     dists: set[str] = set()
     for name in _imported_top_levels(member.path / "src"):
         if name == own or name in sys.stdlib_module_names or name == "__future__":
             continue
         found = mapping.get(name)
+        if not found and name.replace("_", "-") in optional:
+            found = [name]  # an optional extra that is not installed in this environment
         assert found, f"{member.name} imports {name!r}, which no installed distribution provides"
         dists.update(d.lower().replace("_", "-") for d in found)
     return dists
