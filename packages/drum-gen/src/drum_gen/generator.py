@@ -123,14 +123,15 @@ class DrumGenerator:
         spec = self.resolve_style(first.style)
         tempo = first.tempo_bpm if first.tempo_bpm is not None else round(sum(spec.tempo_range) / 2, 1)
         seed = batch_seed if batch_seed is not None else first.seed
+        if seed is None:  # unseeded: fresh sampling and humanization; seeded: reproducible end to end
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
         generator = torch.Generator(device=self.loaded.device)
-        generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item()))
+        generator.manual_seed(seed)
         sampling = SamplingConfig(temperature=first.temperature, top_k=first.top_k, top_p=first.top_p)
         patterns = self._sample_valid(spec, first.bars, tempo, sampling, len(requests), generator)
         if not first.humanize:
             return patterns
-        base = seed if seed is not None else 0
-        return [humanize_pattern(p, spec, seed=base + index) for index, p in enumerate(patterns)]
+        return [humanize_pattern(p, spec, seed=seed + index) for index, p in enumerate(patterns)]
 
     # ------------------------------------------------------------------ internals
     def _sample_valid(
