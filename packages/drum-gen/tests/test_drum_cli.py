@@ -131,6 +131,25 @@ def test_train_command_writes_checkpoint(tmp_path: Path, capsys: pytest.CaptureF
     assert (out / "model.safetensors").is_file() and (out / "style_classifier.json").is_file()
     metadata = json.loads((out / "drum_gen.json").read_text())
     assert metadata["training"]["max_epochs"] == 1 and metadata["training"]["patterns_per_style"] == 2
+    # End to end: the freshly trained checkpoint generates a valid 2-bar MIDI file.
+    midi = tmp_path / "e2e.mid"
+    args = [
+        "generate",
+        "--model",
+        str(out),
+        "--style",
+        "Questlove",
+        "--bars",
+        "2",
+        "--seed",
+        "0",
+        "-o",
+        str(midi),
+    ]
+    assert main([*args, "--device", "cpu"]) == 0
+    pattern = Pattern.read_midi(midi)
+    assert validate(pattern).ok and pattern.humanized
+    assert pretty_midi.PrettyMIDI(str(midi)).instruments[0].is_drum
 
 
 def test_help_exits_cleanly() -> None:
