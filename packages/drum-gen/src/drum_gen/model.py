@@ -26,7 +26,7 @@ MODEL_CARD_TEMPLATE = """---
 
 A small decoder-only transformer that writes General MIDI drum patterns one token at a time.
 Sequences start with `[BOS, Style_<name>, TempoBin_<bpm>]`; the model then generates REMI-style drum
-tokens (Bar / Position / Pitch / Velocity / Duration) until EOS or the requested number of bars.
+tokens (Bar / TimeSig / Position / PitchDrum / Velocity) until EOS or the requested number of bars.
 
 - Library: `drum-gen` (`drum_gen.model.DrumPatternTransformer`)
 - Training data: the procedural style corpus of `drum_gen.corpus` (quantized patterns; humanization,
