@@ -7,9 +7,6 @@ error instead of propagating NaNs, and errors about files always name the file.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import soundfile as sf
 import soxr
+
+from shared_audio_core.files import atomic_output
 
 __all__ = [
     "SUPPORTED_WRITE_FORMATS",
@@ -215,16 +214,8 @@ def write_audio(
     peak = float(np.max(np.abs(audio)))
     if peak > 1.0:
         raise AudioClippingError(f"{path}: peak {peak:.4f} exceeds 1.0; normalise before writing")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp_name, audio.T, int(sample_rate), format=container, subtype=_PCM_SUBTYPES[bit_depth])
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    with atomic_output(path) as tmp:
+        sf.write(tmp, audio.T, int(sample_rate), format=container, subtype=_PCM_SUBTYPES[bit_depth])
     return path
 
 

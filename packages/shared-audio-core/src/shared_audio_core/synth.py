@@ -23,18 +23,18 @@ Velocity is fixed by rendering one pass per distinct velocity and scaling it by 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
 import struct
-import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import symusic
+
+from shared_audio_core.files import atomic_write_bytes
 
 __all__ = [
     "SOUNDFONT_SUFFIXES",
@@ -244,16 +244,7 @@ def _build_compatible_copy(source: Path, target: Path) -> None:
     tail = pdta_start + 8 + pdta_size + (pdta_size & 1)
     out = data[:pdta_start] + b"LIST" + struct.pack("<I", len(body)) + body + data[tail:]
     struct.pack_into("<I", out, 4, len(out) - 8)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(out)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(target, bytes(out))
 
 
 @functools.lru_cache(maxsize=16)

@@ -8,13 +8,13 @@ direct-to-reverberant ratio (DRR) are known exactly, so they can be recorded as 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from shared_audio_core.files import atomic_output
 
 __all__ = ["default_ir_cache_dir", "synthesize_impulse_response", "synthetic_ir_file"]
 
@@ -78,13 +78,6 @@ def synthetic_ir_file(
     cache_dir.mkdir(parents=True, exist_ok=True)
     seed = (variant * 1_000_003 + round(rt60_s * 1000) * 101 + round(drr_db) + 31) & 0xFFFFFFFF
     ir = synthesize_impulse_response(rt60_s, sample_rate, drr_db=drr_db, seed=seed)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=cache_dir)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         sf.write(tmp, ir, sample_rate, format="WAV", subtype="FLOAT")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return path

@@ -16,7 +16,6 @@ and every file it lists still has the recorded size and hash; anything else is r
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -28,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from shared_audio_core.files import TEMPORARY_SUFFIX, atomic_write_bytes, atomic_write_text, is_temporary
 
 __all__ = [
     "LABEL_TABLES",
@@ -58,7 +58,6 @@ SPLITS_FILE = "splits.json"
 PARTS_DIR = "_parts"
 LABELS_DIR = "labels"
 LABEL_TABLES: tuple[str, ...] = ("strokes", "measures", "exercises", "samples")
-_TMP_SUFFIX = ".tmp"
 
 
 class DatasetMismatchError(ValueError):
@@ -82,25 +81,6 @@ def part_path(root: Path, rudiment_slug: str, performance_id: str) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ atomic IO
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary sibling + ``os.replace`` (all or nothing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def remove_stale_temporaries(root: Path) -> int:
     """Delete ``.<name>.*.tmp`` files a killed run left behind; returns how many."""
     removed = 0
@@ -110,11 +90,7 @@ def remove_stale_temporaries(root: Path) -> int:
             continue
         pattern = "*" if sub == "." else "**/*"
         for candidate in base.glob(pattern):
-            if (
-                candidate.name.startswith(".")
-                and candidate.name.endswith(_TMP_SUFFIX)
-                and candidate.is_file()
-            ):
+            if is_temporary(candidate) and candidate.is_file():
                 candidate.unlink()
                 removed += 1
     return removed
@@ -124,7 +100,7 @@ def check_writable(root: Path) -> None:
     """Create ``root`` if needed and prove a file can be written there; ``PermissionError`` names it."""
     try:
         root.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=_TMP_SUFFIX, dir=root)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=TEMPORARY_SUFFIX, dir=root)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
