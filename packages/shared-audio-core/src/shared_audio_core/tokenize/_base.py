@@ -7,6 +7,7 @@ fully described by one small JSON-serialisable config dataclass, always frames a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import operator
 from abc import ABC, abstractmethod
@@ -31,6 +32,21 @@ _FORMAT_VERSION = 1
 
 # A flat id sequence (REMI, drums) or, for Octuple, one row of k field ids per note.
 TokenIds = list[int] | list[list[int]]
+
+
+class ConfigDictMixin:
+    """``to_dict``/``from_dict`` for tokenizer config dataclasses (JSON-safe, unknown keys refused)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - known
+        if unknown:
+            raise TokenizerConfigError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        return cls(**{k: tupleize(v) for k, v in data.items()})
 
 
 class MidiTokenizerBase(ABC):

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import miditok
 import symusic
 from symusic.core import ScoreTick
 
-from ._base import SPECIAL_TOKENS, MidiTokenizerBase, TokenIds, miditok_time_signature_range, tupleize
+from ._base import (
+    SPECIAL_TOKENS,
+    ConfigDictMixin,
+    MidiTokenizerBase,
+    TokenIds,
+    miditok_time_signature_range,
+)
 from ._midi import MidiSource
 from .errors import InvalidTokenError, MidiContentError, TokenizerConfigError
 from .piano import DEFAULT_TIME_SIGNATURE_RANGE, _check_common
@@ -23,7 +28,7 @@ _EXTRA_TOKEN_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*_\S+$")
 
 
 @dataclass(frozen=True)
-class DrumTokenizerConfig:
+class DrumTokenizerConfig(ConfigDictMixin):
     """Everything that defines a drum vocabulary; saved next to every tokenizer.
 
     Attributes:
@@ -76,17 +81,6 @@ class DrumTokenizerConfig:
         if len(set(self.extra_tokens)) != len(self.extra_tokens):
             raise TokenizerConfigError(f"extra_tokens contains duplicates: {list(self.extra_tokens)}")
         _check_common(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DrumTokenizerConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise TokenizerConfigError(f"unknown DrumTokenizerConfig fields: {sorted(unknown)}")
-        return cls(**{k: tupleize(v) for k, v in data.items()})
 
 
 class DrumTokenizer(MidiTokenizerBase):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -12,10 +11,10 @@ from symusic.core import ScoreTick
 
 from ._base import (
     SPECIAL_TOKENS,
+    ConfigDictMixin,
     MidiTokenizerBase,
     miditok_beat_res,
     miditok_time_signature_range,
-    tupleize,
 )
 from .errors import MidiContentError, TokenizerConfigError
 
@@ -44,7 +43,7 @@ def _check_common(cfg: Any) -> None:
 
 
 @dataclass(frozen=True)
-class PianoTokenizerConfig:
+class PianoTokenizerConfig(ConfigDictMixin):
     """Everything that defines a piano vocabulary; saved next to every tokenizer.
 
     Attributes:
@@ -100,17 +99,6 @@ class PianoTokenizerConfig:
     def positions_per_beat(self) -> int:
         """Resolution of the Position grid (onsets are quantised to 1/positions_per_beat beats)."""
         return max(r for _, _, r in self.beat_res)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PianoTokenizerConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise TokenizerConfigError(f"unknown PianoTokenizerConfig fields: {sorted(unknown)}")
-        return cls(**{k: tupleize(v) for k, v in data.items()})
 
 
 class PianoTokenizer(MidiTokenizerBase):
