@@ -73,7 +73,7 @@ def test_second_run_skips_cached_files_and_resumes_missing_ones(
     entries[1].path.unlink()  # simulate a run that stopped before this file
     extract_embeddings(audio_files, encoder, tmp_path / "cache", progress=False)
     assert calls == [str(audio_files[1])]
-    assert not list(entries[1].path.parent.glob("*.partial"))
+    assert not [p.name for p in entries[1].path.parent.iterdir() if p.name.startswith(".")]
 
 
 def test_renamed_copy_reuses_the_entry_and_edited_file_does_not(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from shared_audio_core.files import atomic_output, atomic_write_text
 from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
@@ -111,7 +111,7 @@ class EmbeddingCache:
             if stored != config:
                 raise EmbeddingCacheError(f"{config_path} records a different configuration than requested")
         else:
-            config_path.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+            atomic_write_text(config_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
     @classmethod
     def open(cls, directory: str | Path) -> EmbeddingCache:
@@ -142,10 +142,9 @@ class EmbeddingCache:
         if not torch.isfinite(features).all():
             raise EmbeddingCacheError(f"{source}: non-finite features; refusing to cache them")
         path = self.entry_path(content_hash)
-        partial = path.with_suffix(".partial")
         metadata = {"source": str(source), "num_frames": str(features.shape[0])}
-        save_file({"embeddings": features.detach().to("cpu", torch.float32).contiguous()}, partial, metadata)
-        os.replace(partial, path)  # atomic: a killed run never leaves a truncated entry behind
+        with atomic_output(path) as tmp:  # a killed run never leaves a truncated entry behind
+            save_file({"embeddings": features.detach().to("cpu", torch.float32).contiguous()}, tmp, metadata)
         return path
 
     def read(self, content_hash: str) -> torch.Tensor:
