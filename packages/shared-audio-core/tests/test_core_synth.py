@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import symusic
 from shared_audio_core.synth import (
     EmptyMidiError,
@@ -242,3 +245,90 @@ def test_score_time_unit_does_not_change_the_render() -> None:
     ticks = render_midi(score, sample_rate=16000)
     np.testing.assert_allclose(render_midi(score.to("second"), sample_rate=16000), ticks, atol=1e-4)
     np.testing.assert_allclose(render_midi(score.to("quarter"), sample_rate=16000), ticks, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- .sf2 / .sf3 files
+def _chunk(chunk_id: bytes, body: bytes) -> bytes:
+    return chunk_id + struct.pack("<I", len(body)) + body + (b"\0" if len(body) & 1 else b"")
+
+
+def _name(text: str) -> bytes:
+    return text.encode().ljust(20, b"\0")
+
+
+def write_sine_soundfont(
+    path: Path, *, compressed: bool, freq: float = 440.0, header_pitch: int = 60, root_key: int = 69
+) -> Path:
+    """A one-preset SoundFont whose only sample is a sine of ``freq`` Hz.
+
+    The sample header claims ``header_pitch`` while the zone's ``overridingRootKey`` says
+    ``root_key`` (the correct one), so rendering key ``root_key`` must give ``freq`` only if the
+    root-key override is honoured. ``compressed`` writes an SF3: version 3, Ogg Vorbis sample data
+    addressed by byte offsets (the MuseScore format).
+    """
+    sr = 22050
+    wave = (0.5 * np.sin(2 * np.pi * freq * np.arange(sr) / sr)).astype(np.float32)
+    if compressed:
+        buffer = io.BytesIO()
+        sf.write(buffer, wave, sr, format="OGG", subtype="VORBIS")
+        smpl, end, sample_type = buffer.getvalue(), len(buffer.getvalue()), 0x11
+    else:
+        pcm = np.round(wave * 32767).astype("<i2")
+        smpl, end, sample_type = pcm.tobytes() + bytes(92), len(pcm), 0x01
+    info = b"INFO" + _chunk(b"ifil", struct.pack("<HH", 3 if compressed else 2, 1))
+    info += _chunk(b"isng", b"EMU8000\0") + _chunk(b"INAM", b"sine\0\0")
+    generators = [(43, 127 << 8), (58, root_key), (53, 0)]  # keyRange 0-127, root key, sampleID
+    pdta = b"pdta" + b"".join(
+        _chunk(cid, body)
+        for cid, body in (
+            (b"phdr", _name("Sine") + bytes(18) + _name("EOP") + struct.pack("<HHHIII", 0, 0, 1, 0, 0, 0)),
+            (b"pbag", struct.pack("<HHHH", 0, 0, 1, 0)),
+            (b"pmod", bytes(10)),
+            (b"pgen", struct.pack("<HHHH", 41, 0, 0, 0)),  # instrument 0
+            (b"inst", _name("SineInst") + struct.pack("<H", 0) + _name("EOI") + struct.pack("<H", 1)),
+            (b"ibag", struct.pack("<HHHH", 0, 0, len(generators), 0)),
+            (b"imod", bytes(10)),
+            (b"igen", b"".join(struct.pack("<HH", *g) for g in generators) + bytes(4)),
+            (
+                b"shdr",
+                _name("sine")
+                + struct.pack("<IIIIIBbHH", 0, end, 0, 0, sr, header_pitch, 0, 0, sample_type)
+                + _name("EOS")
+                + bytes(26),
+            ),
+        )
+    )
+    body = b"sfbk" + _chunk(b"LIST", info) + _chunk(b"LIST", b"sdta" + _chunk(b"smpl", smpl))
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body) + len(_chunk(b"LIST", pdta))) + body)
+    with path.open("ab") as handle:
+        handle.write(_chunk(b"LIST", pdta))
+    return path
+
+
+def a4_score() -> symusic.Score:
+    score = symusic.Score(480)
+    track = symusic.Track("sine", program=0)
+    track.notes.append(symusic.Note(0, 960, 69, 100))
+    score.tracks.append(track)
+    return score
+
+
+@pytest.mark.parametrize("suffix", [".sf2", ".sf3"])
+def test_given_soundfont_file_renders_at_the_zone_root_key(tmp_path: Path, suffix: str) -> None:
+    sr = 22050
+    font = write_sine_soundfont(tmp_path / f"Sine{suffix}", compressed=suffix == ".sf3")
+    audio = render_midi(a4_score(), soundfont=font, sample_rate=sr)
+    assert strongest_frequency(audio[1000 : sr // 2], sr) == pytest.approx(440.0, rel=0.01)
+    assert 0.2 < np.max(np.abs(audio)) < 0.6  # the sine itself, scaled by velocity 100
+    assert find_system_soundfonts([tmp_path]) == [font.resolve()]
+
+
+def test_sf3_renders_like_the_same_sf2(tmp_path: Path) -> None:
+    """The SF3 compatibility copy duplicates Ogg streams instead of shifting byte offsets."""
+    sr = 22050
+    pcm = render_midi(a4_score(), write_sine_soundfont(tmp_path / "a.sf2", compressed=False), sr)
+    ogg = render_midi(a4_score(), write_sine_soundfont(tmp_path / "a.sf3", compressed=True), sr)
+    assert len(ogg) == len(pcm)
+    body = slice(1000, sr // 2)
+    assert np.corrcoef(ogg[body], pcm[body])[0, 1] > 0.99
+    assert np.max(np.abs(ogg)) == pytest.approx(np.max(np.abs(pcm)), rel=0.05)

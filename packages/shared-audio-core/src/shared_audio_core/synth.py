@@ -130,7 +130,7 @@ def resolve_soundfont(soundfont: str | Path | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------- SoundFont compatibility
-_COMPAT_REVISION = 1
+_COMPAT_REVISION = 2  # 2: SF3 copies duplicate compressed streams
 _GEN_SUSTAIN_VOL_ENV = 37
 _GEN_SAMPLE_ID = 53
 _GEN_OVERRIDING_ROOT_KEY = 58
@@ -157,8 +157,16 @@ def _riff_children(data: bytes | bytearray, start: int, end: int) -> list[tuple[
     return children
 
 
-def _patch_pdta(chunks: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """Return new ``ibag``/``igen``/``shdr`` chunk bodies with root keys and sustains made explicit."""
+def _patch_pdta(
+    chunks: dict[bytes, bytes], *, compressed: bool = False, smpl_size: int = 0
+) -> tuple[dict[bytes, bytes], list[tuple[int, int]]]:
+    """Return new ``ibag``/``igen``/``shdr`` chunk bodies with root keys and sustains made explicit.
+
+    Also returns the ``(start, end)`` byte ranges of the ``smpl`` chunk to append to it: in an SF3
+    (``compressed``) a sample is an Ogg Vorbis stream addressed by byte offsets, so a copy cannot
+    start a few samples later (the stream would not decode); its bytes are duplicated instead and
+    the copy's header points at the duplicate (SF3 loop points are relative to the sample start).
+    """
     inst, ibag, igen, shdr = chunks[b"inst"], chunks[b"ibag"], chunks[b"igen"], chunks[b"shdr"]
     inst_bags = [struct.unpack_from("<H", inst, k * 22 + 20)[0] for k in range(len(inst) // 22)]
     bags = [struct.unpack_from("<HH", ibag, k * 4) for k in range(len(ibag) // 4)]
@@ -169,6 +177,7 @@ def _patch_pdta(chunks: dict[bytes, bytes]) -> dict[bytes, bytes]:
     terminal = headers.pop()  # the "EOS" record must stay last
     copies: dict[tuple[int, int], int] = {}
     copies_per_sample: dict[int, int] = {}
+    appended: list[tuple[int, int]] = []
     new_bags: list[tuple[int, int]] = []
     new_gens: list[list[int]] = []
     for inst_index in range(len(inst_bags) - 1):
@@ -186,12 +195,17 @@ def _patch_pdta(chunks: dict[bytes, bytes]) -> dict[bytes, bytes]:
                         record = bytearray(headers[sample])
                         record[40] = root
                         # prestosynth caches decoded samples by (key, start offset): give each copy
-                        # its own start (1-2 samples later, inaudible) so copies never collide.
-                        shift = copies_per_sample.get(sample, 0) + 1
+                        # its own start so copies never collide.
                         start, end = struct.unpack_from("<II", record, 20)
-                        if start + shift < end - 1:
-                            struct.pack_into("<I", record, 20, start + shift)
-                            copies_per_sample[sample] = shift
+                        if compressed:
+                            new_start = smpl_size + sum(e - s for s, e in appended)
+                            appended.append((start, end))
+                            struct.pack_into("<II", record, 20, new_start, new_start + end - start)
+                        else:  # 1-2 samples later: inaudible
+                            shift = copies_per_sample.get(sample, 0) + 1
+                            if start + shift < end - 1:
+                                struct.pack_into("<I", record, 20, start + shift)
+                                copies_per_sample[sample] = shift
                         headers.append(record)
                         copies[(sample, root)] = len(headers) - 1
                     for gen in zone:
@@ -208,43 +222,62 @@ def _patch_pdta(chunks: dict[bytes, bytes]) -> dict[bytes, bytes]:
     headers.append(terminal)
     if len(headers) > 0xFFFF or len(new_gens) > 0xFFFF:
         raise ValueError("compatibility copy would exceed the SF2 limit of 65535 samples/generators")
-    return {
+    patched = {
         b"ibag": b"".join(struct.pack("<HH", *bag) for bag in new_bags),
         b"igen": b"".join(struct.pack("<HH", *gen) for gen in new_gens),
         b"shdr": b"".join(bytes(record) for record in headers),
     }
+    return patched, appended
+
+
+def _chunk_bytes(chunk_id: bytes, body: bytes) -> bytes:
+    return chunk_id + struct.pack("<I", len(body)) + body + (b"\0" if len(body) & 1 else b"")
 
 
 def _build_compatible_copy(source: Path, target: Path) -> None:
     data = bytearray(source.read_bytes())
     if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
         raise InvalidSoundFontError(f"{source}: not a RIFF 'sfbk' SoundFont")
-    lists = {
-        bytes(data[s : s + 4]): (s - 8, e)
-        for cid, s, e in _riff_children(data, 12, len(data))
-        if cid == b"LIST"
-    }
-    if b"pdta" not in lists:
-        raise InvalidSoundFontError(f"{source}: SoundFont has no 'pdta' preset data")
-    pdta_start, pdta_end = lists[b"pdta"]
-    children = _riff_children(data, pdta_start + 12, pdta_end)
-    chunks = {cid: bytes(data[s:e]) for cid, s, e in children}
+    top = _riff_children(data, 12, len(data))
+    lists = {bytes(data[s : s + 4]): (s, e) for cid, s, e in top if cid == b"LIST"}
+    if b"pdta" not in lists or b"sdta" not in lists:
+        raise InvalidSoundFontError(f"{source}: SoundFont lacks 'sdta' sample or 'pdta' preset data")
+    info = {cid: bytes(data[s:e]) for cid, s, e in _riff_children(data, *_list_body(lists.get(b"INFO")))}
+    version = struct.unpack_from("<H", info[b"ifil"])[0] if len(info.get(b"ifil", b"")) >= 2 else 2
+    sdta_children = _riff_children(data, *_list_body(lists[b"sdta"]))
+    pdta_children = _riff_children(data, *_list_body(lists[b"pdta"]))
+    chunks = {cid: bytes(data[s:e]) for cid, s, e in pdta_children}
     missing = [c.decode() for c in _PDTA_CHUNKS if c not in chunks]
-    if missing:
-        raise InvalidSoundFontError(f"{source}: SoundFont preset data lacks chunks {missing}")
+    smpl = next((bytes(data[s:e]) for cid, s, e in sdta_children if cid == b"smpl"), None)
+    if missing or smpl is None:
+        raise InvalidSoundFontError(f"{source}: SoundFont data lacks chunks {missing or ['smpl']}")
     try:
-        chunks.update(_patch_pdta(chunks))
+        patched, appended = _patch_pdta(chunks, compressed=version >= 3, smpl_size=len(smpl))
     except (ValueError, struct.error, IndexError) as exc:
         raise InvalidSoundFontError(f"{source}: cannot rewrite SoundFont preset data ({exc})") from exc
-    body = b"pdta" + b"".join(
-        cid + struct.pack("<I", len(chunks[cid])) + chunks[cid] + (b"\0" if len(chunks[cid]) & 1 else b"")
-        for cid, _, _ in children
-    )
-    pdta_size = struct.unpack_from("<I", data, pdta_start + 4)[0]
-    tail = pdta_start + 8 + pdta_size + (pdta_size & 1)
-    out = data[:pdta_start] + b"LIST" + struct.pack("<I", len(body)) + body + data[tail:]
-    struct.pack_into("<I", out, 4, len(out) - 8)
-    atomic_write_bytes(target, bytes(out))
+    chunks.update(patched)
+    smpl += b"".join(smpl[start:end] for start, end in appended)
+
+    parts = []
+    for cid, s, e in top:
+        kind = bytes(data[s : s + 4]) if cid == b"LIST" else None
+        if kind == b"pdta":
+            body = b"".join(_chunk_bytes(c, chunks[c]) for c, _, _ in pdta_children)
+        elif kind == b"sdta" and appended:
+            body = b"".join(
+                _chunk_bytes(c, smpl if c == b"smpl" else bytes(data[cs:ce])) for c, cs, ce in sdta_children
+            )
+        else:
+            parts.append(_chunk_bytes(cid, bytes(data[s:e])))
+            continue
+        parts.append(_chunk_bytes(b"LIST", kind + body))
+    payload = b"sfbk" + b"".join(parts)
+    atomic_write_bytes(target, b"RIFF" + struct.pack("<I", len(payload)) + payload)
+
+
+def _list_body(span: tuple[int, int] | None) -> tuple[int, int]:
+    """Child range of a LIST chunk whose body spans ``span`` (the 4-byte list type skipped)."""
+    return (0, 0) if span is None else (span[0] + 4, span[1])
 
 
 @functools.lru_cache(maxsize=16)
