@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import symusic
 from shared_audio_core.augment import list_presets
 from shared_audio_core.cli import main
 from shared_audio_core.synth import default_soundfont
@@ -87,9 +88,32 @@ def test_render_errors_are_reported_not_raised(tmp_path: Path, capsys: pytest.Ca
     assert "Missing.sf2" in capsys.readouterr().err
     assert main(["render", "-o", str(tmp_path / "x.mp4")]) == 2
     assert ".mp4" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as info:
         main(["render", "-o", str(tmp_path / "x.flac"), "--preset", "cathedral"])
+    assert info.value.code == 2 and "cathedral" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["render", "-o", str(tmp_path / "x.flac"), "--sample-rate", "0"])
+    assert info.value.code == 2 and "positive integer" in capsys.readouterr().err
+    bad_midi = tmp_path / "garbage.mid"
+    bad_midi.write_bytes(b"not midi")
+    assert main(["render", str(bad_midi), "-o", str(tmp_path / "x.flac")]) == 2
+    assert "garbage.mid" in capsys.readouterr().err
     assert not (tmp_path / "x.flac").exists()
+
+
+def test_unwritable_output_is_an_error_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder is expected")
+    midi = tmp_path / "one.mid"
+    score = symusic.Score(480)
+    score.tracks.append(symusic.Track("p", program=0))
+    score.tracks[0].notes.append(symusic.Note(0, 240, 60, 90))
+    score.dump_midi(str(midi))
+    assert main(["render", str(midi), "-o", str(blocker / "out.wav"), "--sample-rate", "8000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("audio-core: error:") and str(blocker) in err and "Traceback" not in err
 
 
 def test_presets_and_soundfonts_listings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,3 +134,16 @@ def test_help_mentions_every_command(capsys: pytest.CaptureFixture[str]) -> None
     assert info.value.code == 0
     text = capsys.readouterr().out
     assert all(cmd in text for cmd in ("render", "soundfonts", "presets"))
+    for command, phrases in {
+        "render": ("--soundfont", ".sf2/.sf3", "--preset", "practice_room", "--bit-depth", "-1 dBFS"),
+        "soundfonts": ("--search-dir", ".sf2/.sf3"),
+        "presets": ("--json", "probabilities"),
+    }.items():
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+        assert all(phrase in text for phrase in phrases), (command, text)
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2 and "COMMAND" in capsys.readouterr().err

@@ -17,6 +17,16 @@ def _format_value(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from .audio import SUPPORTED_WRITE_FORMATS, UnsupportedAudioFormatError, peak_normalize, write_audio
     from .augment import AudioAugmentor
@@ -127,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="augmentation seed; same seed, same output (default 0)"
     )
     render.add_argument(
-        "--sample-rate", type=int, default=44100, help="output sample rate in Hz (default 44100)"
+        "--sample-rate", type=_positive_int, default=44100, help="output sample rate in Hz (default 44100)"
     )
     render.add_argument(
         "--bit-depth", type=int, choices=(16, 24), default=24, help="PCM bit depth (default 24)"
@@ -163,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (AudioError, MidiLoadError, EmptyMidiError, SoundFontNotFoundError, InvalidSoundFontError) as exc:
+        print(f"audio-core: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. the output folder cannot be created or written
         print(f"audio-core: error: {exc}", file=sys.stderr)
         return 2
 
