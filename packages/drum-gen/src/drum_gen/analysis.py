@@ -5,7 +5,9 @@
 - ``empty_beat_rate``: fraction of notated beats (numerator per bar) without an onset.
 - ``density``: onsets per bar.
 - ``measure_swing``: the MPC swing percentage, read back from where off-beat notes sit inside their
-  bar-anchored pairs; exact (to the tick) on quantized-then-swung input.
+  bar-anchored pairs; exact (to the tick) on quantized-then-swung input. Swing is the shared off-beat
+  grid; pass ``instrument_offsets_ms`` to remove a style's fixed per-instrument push/drag (micro-timing,
+  such as a laid-back snare) before measuring. ``measure_swing_pooled`` pools many patterns.
 
 Metrics that are undefined for a pattern (one bar, no off-beats) raise :class:`InsufficientDataError`
 rather than returning NaN; :func:`summarize` skips such patterns and reports how many were measured.
@@ -13,6 +15,7 @@ rather than returning NaN; :func:`summarize` skips such patterns and reports how
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from drum_gen import gm
-from drum_gen.humanize import swing_step_ticks
+from drum_gen.humanize import instrument_offset_ms, swing_step_ticks
 from drum_gen.pattern import Pattern
 
 
@@ -111,24 +114,29 @@ def _unswing(fractions: np.ndarray, swing: float) -> np.ndarray:
     )
 
 
-def measure_swing(pattern: Pattern, resolution: int = 16) -> float:
-    """MPC swing percent (50 = straight) read back from note positions inside bar-anchored pairs.
+def remove_instrument_offsets(pattern: Pattern, instrument_offsets_ms: Mapping[int, float]) -> Pattern:
+    """Undo fixed per-instrument push/drag (ms, looked up like :func:`~drum_gen.humanize.add_microtiming`:
+    exact pitch, then drum class) so that only the shared grid (swing) and zero-mean jitter remain."""
+    if not instrument_offsets_ms:
+        return pattern
+    notes = [
+        dataclasses.replace(
+            n,
+            time=max(
+                0, round(n.time - pattern.ms_to_ticks(instrument_offset_ms(n.pitch, instrument_offsets_ms)))
+            ),
+        )
+        for n in pattern.notes
+    ]
+    return pattern.with_notes(notes)
 
-    Off-beat candidates sit between 35% and 90% of their pair (on-beats played early or late and
-    swung 32nds fall outside) and are clustered. For grid-based input, each cluster is tried as the
-    swing value and the one that maps the most notes back onto a straight 32nd/triplet lattice wins
-    (ties: closest to 50%, since straight triplets and 66.7% swing are the same music); its median
-    position is returned, exact to the tick on quantized+swung input. Loose (humanized) input, where
-    no candidate explains 90% of the notes, falls back to the median of the largest cluster.
-    """
-    fractions = pair_offsets(pattern, resolution)
+
+def _swing_from_fractions(fractions: np.ndarray, tolerance: float, resolution: int) -> float:
     candidates = np.sort(fractions[(fractions >= 0.35) & (fractions < 0.9)])
     if candidates.size == 0:
         raise InsufficientDataError(f"no off-beat notes at {resolution}th resolution to measure swing from")
     clusters = np.split(candidates, np.flatnonzero(np.diff(candidates) > 0.03) + 1)
     medians = [float(np.median(c)) for c in clusters]
-    span = 2 * swing_step_ticks(pattern.ticks_per_beat, resolution)
-    tolerance = 1.01 / span
     best: tuple[int, float] | None = None
     for swing in medians:
         straight = _unswing(fractions, swing)
@@ -145,9 +153,64 @@ def measure_swing(pattern: Pattern, resolution: int = 16) -> float:
     return medians[largest] * 100.0
 
 
-def try_measure_swing(pattern: Pattern, resolution: int = 16) -> float | None:
+def measure_swing(
+    pattern: Pattern, resolution: int = 16, *, instrument_offsets_ms: Mapping[int, float] | None = None
+) -> float:
+    """MPC swing percent (50 = straight) read back from note positions inside bar-anchored pairs.
+
+    **Definition.** Swing is a property of the shared off-beat grid: the position of the off-beat
+    note inside each pair of ``resolution`` steps, the same for every instrument. A fixed
+    per-instrument push or drag (a laid-back snare, a pushed kick) is micro-timing, not swing. Pass
+    the offsets the pattern was humanized with as ``instrument_offsets_ms`` (GM pitch -> ms, e.g. a
+    style's ``per_instrument_offsets_ms``) to remove them first (:func:`remove_instrument_offsets`);
+    without it, the plain positions are read, and a late snare ghost on an off-beat 16th reads as
+    extra swing (J Dilla's +18 ms snare adds 4 points at 90 BPM).
+
+    Off-beat candidates sit between 35% and 90% of their pair (on-beats played early or late and
+    swung 32nds fall outside) and are clustered. For grid-based input, each cluster is tried as the
+    swing value and the one that maps the most notes back onto a straight 32nd/triplet lattice wins
+    (ties: closest to 50%, since straight triplets and 66.7% swing are the same music); its median
+    position is returned, exact to the tick on quantized+swung input. Loose (humanized) input, where
+    no candidate explains 90% of the notes, falls back to the median of the largest cluster: a
+    pattern's few off-beats give a noisy reading, so pool several with :func:`measure_swing_pooled`.
+    """
+    if instrument_offsets_ms:
+        pattern = remove_instrument_offsets(pattern, instrument_offsets_ms)
+    fractions = pair_offsets(pattern, resolution)
+    span = 2 * swing_step_ticks(pattern.ticks_per_beat, resolution)
+    return _swing_from_fractions(fractions, 1.01 / span, resolution)
+
+
+def measure_swing_pooled(
+    patterns: Sequence[Pattern],
+    resolution: int = 16,
+    *,
+    instrument_offsets_ms: Mapping[int, float] | None = None,
+) -> float:
+    """:func:`measure_swing` over the off-beats of all ``patterns`` together (same definition and options).
+
+    Each pattern's notes are placed in its own bar-anchored pairs (tempo and meter may differ), then
+    one estimate is made from the pooled positions: the robust reading for humanized patterns.
+    Raises :class:`InsufficientDataError` when there are no patterns or no off-beat notes.
+    """
+    if not patterns:
+        raise InsufficientDataError("pooled swing needs at least one pattern")
+    fractions = []
+    spans = []
+    for pattern in patterns:
+        if instrument_offsets_ms:
+            pattern = remove_instrument_offsets(pattern, instrument_offsets_ms)
+        fractions.append(pair_offsets(pattern, resolution))
+        spans.append(2 * swing_step_ticks(pattern.ticks_per_beat, resolution))
+    return _swing_from_fractions(np.concatenate(fractions), 1.01 / min(spans), resolution)
+
+
+def try_measure_swing(
+    pattern: Pattern, resolution: int = 16, *, instrument_offsets_ms: Mapping[int, float] | None = None
+) -> float | None:
+    """:func:`measure_swing`, or None where it is undefined (no off-beat notes)."""
     try:
-        return measure_swing(pattern, resolution)
+        return measure_swing(pattern, resolution, instrument_offsets_ms=instrument_offsets_ms)
     except InsufficientDataError:
         return None
 

@@ -6,15 +6,16 @@ Reported per style:
   patterns, so this measures "does it sound like the style that was asked for";
 - groove consistency, empty-beat rate and density (quantized, generated vs corpus), via
   :func:`drum_gen.analysis.compare`;
-- swing after humanization, generated vs corpus vs the style's target. Swing is measured back from the
-  MIDI ticks after removing the style's deliberate per-instrument push/drag (e.g. J Dilla's late snare,
-  a separate style parameter that would otherwise read as extra swing), pooled over all the style's
-  patterns. The plain per-pattern mean of :func:`drum_gen.analysis.measure_swing` is reported too.
+- swing after humanization, generated vs corpus vs the style's target. Swing is the off-beat grid
+  position, measured back from the MIDI ticks by :func:`drum_gen.analysis.measure_swing_pooled` over all
+  the style's patterns with ``instrument_offsets_ms`` set to the style's deliberate per-instrument
+  push/drag (e.g. J Dilla's late snare: micro-timing, a separate style parameter that would otherwise
+  read as extra swing). The plain per-pattern mean of :func:`drum_gen.analysis.measure_swing` (no
+  offsets removed) is reported too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from drum_gen.analysis import InsufficientDataError, compare, measure_swing, metric_values
+from drum_gen.analysis import InsufficientDataError, compare, measure_swing_pooled, metric_values
 from drum_gen.classifier import StyleClassifier
 from drum_gen.corpus import generate_corpus
 from drum_gen.generator import DrumGenerator, GenerationError
@@ -56,31 +57,13 @@ class EvaluationConfig:
         return asdict(self)
 
 
-def remove_instrument_offsets(pattern: Pattern, style: StyleSpec) -> Pattern:
-    """Undo the style's fixed per-instrument push/drag so that only swing and jitter remain."""
-    offsets = style.per_instrument_offsets_ms
-    if not offsets:
-        return pattern
-    notes = [
-        dataclasses.replace(n, time=max(0, round(n.time - pattern.ms_to_ticks(offsets.get(n.pitch, 0.0)))))
-        for n in pattern.notes
-    ]
-    return pattern.with_notes(notes)
-
-
 def pooled_swing(patterns: Sequence[Pattern], style: StyleSpec) -> float | None:
-    """Swing of all patterns joined end to end (offset-compensated); None without off-beat notes."""
-    if not patterns:
-        return None
-    notes = []
-    offset = 0
-    for pattern in patterns:
-        compensated = remove_instrument_offsets(pattern, style)
-        notes.extend(dataclasses.replace(n, time=n.time + offset) for n in compensated.notes)
-        offset += pattern.length_ticks
-    joined = patterns[0].replace(notes=tuple(notes), bars=None)
+    """The style's swing as the acceptance defines it: :func:`~drum_gen.analysis.measure_swing_pooled`
+    with the style's per-instrument offsets removed; None without patterns or off-beat notes."""
     try:
-        return measure_swing(joined, style.swing_resolution)
+        return measure_swing_pooled(
+            patterns, style.swing_resolution, instrument_offsets_ms=style.per_instrument_offsets_ms
+        )
     except InsufficientDataError:
         return None
 

@@ -192,7 +192,8 @@ def apply_swing(pattern: Pattern, swing_percent: float, resolution: int = 16) ->
     return _retime(pattern, times)
 
 
-def _offset_for(pitch: int, offsets_ms: Mapping[int, float]) -> float:
+def instrument_offset_ms(pitch: int, offsets_ms: Mapping[int, float]) -> float:
+    """The fixed offset (ms) that ``offsets_ms`` gives ``pitch``: by exact pitch, else by its drum class."""
     if pitch in offsets_ms:
         return offsets_ms[pitch]
     canonical = gm.CLASS_TO_PITCH[gm.PITCH_TO_CLASS[pitch]] if pitch in gm.PITCH_TO_CLASS else None
@@ -227,7 +228,7 @@ def add_microtiming(
     if sigma_ms > 0:
         jitter = np.clip(jitter, -clip_sigmas * sigma_ms, clip_sigmas * sigma_ms)
     times = [
-        _round(note.time + pattern.ms_to_ticks(float(jitter[i]) + _offset_for(note.pitch, offsets)))
+        _round(note.time + pattern.ms_to_ticks(float(jitter[i]) + instrument_offset_ms(note.pitch, offsets)))
         for i, note in enumerate(pattern.notes)
     ]
     return _retime(pattern, times)
