@@ -130,3 +130,26 @@ def test_unreachable_hub_repo_is_a_model_load_error(monkeypatch: pytest.MonkeyPa
         ModelLoadError, match=r"'someone/drum-model'.*could not be downloaded.*network disabled"
     ):
         loader.load_model("someone/drum-model")
+
+
+def test_interrupted_resave_leaves_an_unloadable_checkpoint_not_stale_metadata(
+    monkeypatch: pytest.MonkeyPatch, checkpoint: Path, tokenizer: DrumPatternTokenizer
+) -> None:
+    """drum_gen.json is written last: a save that dies half-way must not pair new weights with old metadata."""
+    config = DrumTransformerConfig(
+        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
+    )
+
+    def crash(self, directory):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DrumPatternTokenizer, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(checkpoint, DrumPatternTransformer(config), tokenizer, {"training": {"bars": 8}})
+    clear_model_cache()
+    with pytest.raises(ModelLoadError, match=r"missing drum_gen\.json"):
+        load_model(checkpoint, device="cpu")
+    monkeypatch.undo()
+    save_checkpoint(checkpoint, DrumPatternTransformer(config), tokenizer, {"training": {"bars": 8}})
+    assert load_model(checkpoint, device="cpu").metadata["training"] == {"bars": 8}
+    assert not [p.name for p in checkpoint.rglob(".*")]  # no temporaries left behind

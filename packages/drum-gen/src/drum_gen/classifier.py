@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from shared_audio_core.files import atomic_write_text
 
 from drum_gen.gm import NUM_DRUM_CLASSES, pitch_to_class
 from drum_gen.pattern import Pattern
@@ -160,7 +161,7 @@ class StyleClassifier:
             "weights": self.weights.tolist(),
             "bias": self.bias.tolist(),
         }
-        path.write_text(json.dumps(payload))
+        atomic_write_text(path, json.dumps(payload))
         return path
 
     @classmethod

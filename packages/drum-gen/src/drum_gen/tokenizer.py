@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from shared_audio_core.files import atomic_write_text
 from shared_audio_core.tokenize import DrumTokenizer, DrumTokenizerConfig, InvalidTokenError
 
 from drum_gen.pattern import Pattern
@@ -204,7 +205,7 @@ class DrumPatternTokenizer:
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        atomic_write_text(directory / CONFIG_FILE, json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.core.save(directory / CORE_DIR)
         return directory
 

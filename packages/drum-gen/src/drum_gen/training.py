@@ -22,6 +22,7 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from shared_audio_core.files import atomic_write_text
 from torch.utils.data import DataLoader, Dataset
 
 from drum_gen.classifier import StyleClassifier
@@ -302,6 +303,8 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
         },
     }
     save_checkpoint(out_dir, model, tokenizer, metadata, classifier)
-    (out_dir / "training_summary.json").write_text(json.dumps(metadata["results"], indent=2, sort_keys=True))
+    atomic_write_text(
+        out_dir / "training_summary.json", json.dumps(metadata["results"], indent=2, sort_keys=True)
+    )
     logger.info("saved checkpoint to %s: %s", out_dir, metadata["results"])
     return out_dir
