@@ -9,6 +9,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
@@ -184,6 +185,47 @@ def test_audio_dataset_records_timbre_and_augmentation(audio_dataset):
         assert info.subtype == "PCM_24"
         assert info.duration == pytest.approx(row["duration_sec"], abs=0.01)
     assert any(k.startswith("aug_reverb") or k.startswith("aug_eq") for k in samples[0])
+
+
+def test_label_tables_have_exactly_the_documented_schema(audio_dataset, labels_dataset):
+    from shared_audio_core.augment.augmentor import flat_param_columns
+    from sousa_rudiments.schema import EXERCISES_SCHEMA, MEASURES_SCHEMA, STROKES_SCHEMA, samples_schema
+
+    for root in (audio_dataset, labels_dataset):
+        for name, schema in (
+            ("strokes", STROKES_SCHEMA),
+            ("measures", MEASURES_SCHEMA),
+            ("exercises", EXERCISES_SCHEMA),
+        ):
+            assert pq.read_schema(root / "labels" / f"{name}.parquet").remove_metadata().equals(schema)
+    # audio: every aug column the core can emit (+ the peak scale), sorted, null where the effect was not drawn
+    table = pq.read_table(audio_dataset / "labels" / "samples.parquet")
+    aug_names = sorted([*flat_param_columns(), "aug_peak_scale"])
+    aug_types = {n: pa.string() if n == "aug_reverb_ir" else pa.float64() for n in aug_names}
+    assert table.schema.remove_metadata().equals(samples_schema(aug_types))
+    assert 0 < table.column("aug_reverb_ir").null_count < table.num_rows
+    # without audio: the fixed columns only, timbre columns null, one sample per performance
+    bare = pq.read_table(labels_dataset / "labels" / "samples.parquet")
+    assert bare.schema.remove_metadata().equals(samples_schema())
+    assert bare.column("performance_id").to_pylist() == bare.column("sample_id").to_pylist()
+    for column in ("kit", "kit_program", "snare_note", "sample_rate", "audio_path"):
+        assert bare.column(column).null_count == bare.num_rows
+
+
+def test_check_rejects_a_samples_table_off_the_schema(labels_dataset, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(labels_dataset, work)
+    path = work / "labels" / "samples.parquet"
+    table = pq.read_table(path)
+    names = table.schema.names
+    pq.write_table(table.select([names[1], names[0], *names[2:]]), path)
+    assert "samples.parquet: columns are not in the documented order" in "\n".join(
+        check_dataset(work).problems
+    )
+    pq.write_table(table.append_column("extra", pa.array([1.0] * table.num_rows)), path)
+    assert "columns not in the label schema: ['extra']" in "\n".join(check_dataset(work).problems)
+    pq.write_table(table.drop_columns(["kit"]), path)
+    assert "samples.parquet: column 'kit' is missing" in "\n".join(check_dataset(work).problems)
 
 
 def test_shards_merge_into_the_clean_dataset(labels_dataset, tmp_path):

@@ -109,9 +109,18 @@ def sample_row(
     soundfont: str | None = None,
     augmentation_preset: str | None = None,
     augmentation_group_id: str | None = None,
-    aug_params: Mapping[str, float | str] | None = None,
+    performance_id: str | None = None,
+    kit: str | None = None,
+    kit_program: int | None = None,
+    snare_note: int | None = None,
+    sample_rate: int | None = None,
+    aug_params: Mapping[str, float | str | None] | None = None,
 ) -> dict[str, Any]:
-    """The sample's row of the samples table: the fixed columns, then ``aug_*`` parameters sorted by name."""
+    """The sample's row of the samples table: the fixed columns, then ``aug_*`` parameters sorted by name.
+
+    ``performance_id`` defaults to ``sample_id`` (a performance rendered once). An ``aug_*`` value of
+    ``None`` (the effect was not applied) is kept as a null, so every row carries every column.
+    """
     if performance.profile_id != profile.profile_id:
         raise ValueError(f"performance was played by {performance.profile_id!r}, not {profile.profile_id!r}")
     row: dict[str, Any] = {
@@ -131,11 +140,17 @@ def sample_row(
         "soundfont": soundfont,
         "augmentation_preset": augmentation_preset,
         "augmentation_group_id": augmentation_group_id,
+        "performance_id": sample_id if performance_id is None else performance_id,
+        "kit": kit,
+        "kit_program": None if kit_program is None else int(kit_program),
+        "snare_note": None if snare_note is None else int(snare_note),
+        "sample_rate": None if sample_rate is None else int(sample_rate),
     }
     assert list(row) == SAMPLES_SCHEMA.names
-    for name in sorted(aug_params or {}):
-        if not name.startswith(AUG_PREFIX):
-            raise SchemaError(f"augmentation parameter {name!r} must start with {AUG_PREFIX!r}")
-        value = (aug_params or {})[name]
-        row[name] = value if isinstance(value, str) else float(value)
+    params = dict(aug_params or {})
+    for name in sorted(params):
+        if not name.startswith(AUG_PREFIX) or len(name) == len(AUG_PREFIX):
+            raise SchemaError(f"augmentation parameter {name!r} must be named 'aug_<effect>_<param>'")
+        value = params[name]
+        row[name] = value if value is None or isinstance(value, str) else float(value)
     return row

@@ -106,9 +106,18 @@ SAMPLES_SCHEMA = pa.schema(
         pa.field("soundfont", pa.string()),
         pa.field("augmentation_preset", pa.string()),
         pa.field("augmentation_group_id", pa.string()),
+        pa.field("performance_id", pa.string(), nullable=False),
+        pa.field("kit", pa.string()),
+        pa.field("kit_program", pa.int32()),
+        pa.field("snare_note", pa.int32()),
+        pa.field("sample_rate", pa.int32()),
     ]
 )
-"""Fixed columns of the samples table; ``aug_*`` columns follow (see :func:`samples_schema`)."""
+"""Fixed columns of the samples table; ``aug_*`` columns follow (see :func:`samples_schema`).
+
+``performance_id`` names the MIDI performance a clip was rendered from; ``kit``, ``kit_program``,
+``snare_note`` and ``sample_rate`` describe the rendered audio and are null without audio.
+"""
 
 
 def samples_schema(aug_columns: Mapping[str, pa.DataType] | Iterable[str] = ()) -> pa.Schema:

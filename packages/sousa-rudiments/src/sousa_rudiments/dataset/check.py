@@ -50,18 +50,34 @@ class CheckReport:
 
 
 def _check_schema(name: str, table: pa.Table, report: CheckReport) -> None:
-    from sousa_rudiments.dataset.tables import SAMPLE_EXTRA_FIELDS, schema_for
+    """The table must have exactly the documented schema: column names, order and types."""
+    from sousa_rudiments.dataset.tables import schema_for
+    from sousa_rudiments.schema import AUG_PREFIX, SchemaError, samples_schema
 
-    expected = list(schema_for(name))
+    where = f"labels/{name}.parquet"
     if name == "samples":
-        expected += [f for f in SAMPLE_EXTRA_FIELDS if f.name not in schema_for(name).names]
+        aug = {f.name: f.type for f in table.schema if f.name.startswith(AUG_PREFIX)}
+        try:
+            expected = samples_schema(aug)
+        except SchemaError as exc:
+            report.problems.append(f"{where}: {exc}")
+            return
+    else:
+        expected = schema_for(name)
     for f in expected:
         if f.name not in table.schema.names:
-            report.problems.append(f"labels/{name}.parquet: column {f.name!r} is missing")
+            report.problems.append(f"{where}: column {f.name!r} is missing")
         elif not table.schema.field(f.name).type.equals(f.type):
             report.problems.append(
-                f"labels/{name}.parquet: column {f.name!r} has type {table.schema.field(f.name).type}, expected {f.type}"
+                f"{where}: column {f.name!r} has type {table.schema.field(f.name).type}, expected {f.type}"
             )
+        elif not f.nullable and table.column(f.name).null_count:
+            report.problems.append(f"{where}: column {f.name!r} has nulls, the schema forbids them")
+    extra = [n for n in table.schema.names if n not in expected.names]
+    if extra:
+        report.problems.append(f"{where}: columns not in the label schema: {extra}")
+    elif table.schema.names != expected.names and set(table.schema.names) == set(expected.names):
+        report.problems.append(f"{where}: columns are not in the documented order")
 
 
 def _decode_midi(path: Path) -> str | None:

@@ -13,8 +13,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from sousa_rudiments.schema import AUG_PREFIX, SchemaError
+
 __all__ = [
-    "SAMPLE_EXTRA_FIELDS",
     "concat_sorted",
     "rows_to_table",
     "sample_row",
@@ -22,16 +23,6 @@ __all__ = [
     "schema_for",
     "with_sample_id",
 ]
-
-#: Per-sample columns this package adds to the fixed ``SAMPLES_SCHEMA`` when the label schema does
-#: not define them: which timbre was rendered (kit per sample) and at which sample rate.
-SAMPLE_EXTRA_FIELDS: tuple[pa.Field, ...] = (
-    pa.field("performance_id", pa.string()),
-    pa.field("kit", pa.string()),
-    pa.field("kit_program", pa.int32()),
-    pa.field("snare_note", pa.int32()),
-    pa.field("sample_rate", pa.int32()),
-)
 
 _SORT_KEYS: dict[str, list[tuple[str, str]]] = {
     "strokes": [("sample_id", "ascending"), ("index", "ascending")],
@@ -55,15 +46,13 @@ def schema_for(name: str) -> pa.Schema:
 def sample_row(
     performance: Any, profile: Any, sample_id: str, performance_id: str, media: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The ``samples.parquet`` row: ``labels.sample_row`` plus timbre columns (kit per sample).
+    """The ``samples.parquet`` row (``labels.sample_row``): paths, timbre (kit per sample), augmentation.
 
-    Augmentation parameters the core reports as ``None`` (effect not drawn) are left out of the row
-    and become nulls when rows are combined into a table.
+    Every ``aug_*`` column the renderer reports is kept, ``None`` where the effect was not drawn.
     """
     from sousa_rudiments.labels import sample_row as base_sample_row
 
-    aug = {key: value for key, value in (media.get("aug_params") or {}).items() if value is not None}
-    row = base_sample_row(
+    return base_sample_row(
         performance,
         profile,
         sample_id,
@@ -72,16 +61,13 @@ def sample_row(
         soundfont=media.get("soundfont"),
         augmentation_preset=media.get("augmentation_preset"),
         augmentation_group_id=performance_id,
-        aug_params=aug,
-    )
-    row.update(
         performance_id=performance_id,
         kit=media.get("kit"),
         kit_program=media.get("kit_program"),
         snare_note=media.get("snare_note"),
         sample_rate=media.get("sample_rate"),
+        aug_params=media.get("aug_params"),
     )
-    return row
 
 
 def performance_label_rows(
@@ -106,30 +92,64 @@ def sample_tables(
     return rows
 
 
-def _samples_schema(rows: Sequence[Mapping[str, Any]]) -> pa.Schema:
-    """Fixed samples columns + this package's extras + every ``aug_*`` column present (sorted)."""
-    base = schema_for("samples")
-    fields = list(base)
-    names = set(base.names)
-    fields += [f for f in SAMPLE_EXTRA_FIELDS if f.name not in names]
-    names |= {f.name for f in SAMPLE_EXTRA_FIELDS}
-    aug_columns = sorted({k for row in rows for k in row if k.startswith("aug_") and k not in names})
-    for column in aug_columns:
-        values = [row.get(column) for row in rows if row.get(column) is not None]
-        if values and all(isinstance(v, str) for v in values):
-            fields.append(pa.field(column, pa.string()))
-        else:
-            fields.append(pa.field(column, pa.float64()))
-    return pa.schema(fields)
+def _aug_types(rows: Sequence[Mapping[str, Any]]) -> dict[str, pa.DataType]:
+    """``aug_*`` column → string if its values are strings, float64 if numbers, null if all ``None``."""
+    types: dict[str, pa.DataType] = {}
+    for row in rows:
+        for name, value in row.items():
+            if not name.startswith(AUG_PREFIX):
+                continue
+            if value is None:
+                types.setdefault(name, pa.null())
+                continue
+            dtype = pa.string() if isinstance(value, str) else pa.float64()
+            known = types.get(name, pa.null())
+            if known != pa.null() and known != dtype:
+                raise SchemaError(f"aug column {name!r} mixes strings and numbers")
+            types[name] = dtype
+    return types
+
+
+def _samples_part_schema(rows: Sequence[Mapping[str, Any]]) -> pa.Schema:
+    """Fixed samples columns + the ``aug_*`` columns present, sorted (type null while all values are null)."""
+    from sousa_rudiments.schema import SAMPLES_SCHEMA
+
+    types = _aug_types(rows)
+    return pa.schema(list(SAMPLES_SCHEMA) + [pa.field(name, types[name]) for name in sorted(types)])
 
 
 def rows_to_table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """Rows → table with the schema's column order and types (unknown columns are an error)."""
-    schema = _samples_schema(rows) if name == "samples" else schema_for(name)
-    unknown = sorted({k for row in rows for k in row} - set(schema.names))
-    if unknown:
-        raise ValueError(f"{name} rows carry columns that are not in the schema: {unknown}")
-    return pa.Table.from_pylist([dict(row) for row in rows], schema=schema)
+    """Rows → table with the schema's column order and types; a missing, unknown or illegally null
+    column is a :class:`~sousa_rudiments.schema.SchemaError`.
+
+    Samples rows may differ in their ``aug_*`` keys (a missing key is a null); an ``aug_*`` column whose
+    values are all null has type null here and gets its final type in :func:`concat_sorted`.
+    """
+    from sousa_rudiments.schema import rows_to_table as checked_rows_to_table
+
+    if name != "samples":
+        return checked_rows_to_table(rows, schema_for(name))
+    schema = _samples_part_schema(rows)
+    filled = [{column: row.get(column) for column in schema.names} for row in rows]
+    for i, row in enumerate(rows):
+        missing = [c for c in schema_for("samples").names if c not in row]
+        unknown = sorted(set(row) - set(schema.names))
+        if missing or unknown:
+            raise SchemaError(f"samples row {i}: missing columns {missing}, unexpected columns {unknown}")
+    return checked_rows_to_table(filled, schema)
+
+
+def _finish_samples(table: pa.Table) -> pa.Table:
+    """Samples table with exactly ``schema.samples_schema``: aug columns sorted, all-null ones float64."""
+    from sousa_rudiments.schema import samples_schema
+
+    aug = {
+        f.name: (pa.float64() if f.type == pa.null() else f.type)
+        for f in table.schema
+        if f.name.startswith(AUG_PREFIX)
+    }
+    final = samples_schema(aug)
+    return table.select(final.names).cast(final)
 
 
 def with_sample_id(table: pa.Table, sample_id: str) -> pa.Table:
@@ -140,10 +160,16 @@ def with_sample_id(table: pa.Table, sample_id: str) -> pa.Table:
 
 
 def concat_sorted(name: str, tables: Sequence[pa.Table]) -> pa.Table:
-    """One table sorted by sample id (and row index), whatever order the parts arrived in."""
+    """One table sorted by sample id (and row index), whatever order the parts arrived in.
+
+    The samples table comes out with exactly ``schema.samples_schema(...)``: fixed columns, then the
+    ``aug_*`` columns sorted by name (a column null in every sample is float64).
+    """
     if not tables:
         schema = schema_for(name)
         return schema.empty_table()
     table = pa.concat_tables(tables, promote_options="default")
+    if name == "samples":
+        table = _finish_samples(table)
     keys = [(column, order) for column, order in _SORT_KEYS[name] if column in table.schema.names]
     return table.sort_by(keys).combine_chunks()
