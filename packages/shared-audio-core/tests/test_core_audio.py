@@ -89,6 +89,15 @@ def test_formats_load_resampled_with_frequency_kept(
     seconds = 1.0
     path = tmp_path / f"tone.{suffix}"
     sf.write(path, sine(440.0, seconds, file_sr), file_sr)
+    # the file really is in the named format (compressed codecs for ogg/mp3), not PCM renamed
+    magic = {"wav": b"RIFF", "flac": b"fLaC", "ogg": b"OggS", "mp3": b"\xff"}[suffix]
+    assert path.read_bytes().startswith(magic)
+    assert (audio_info(path).format, audio_info(path).subtype) == {
+        "wav": ("WAV", "PCM_16"),
+        "flac": ("FLAC", "PCM_16"),
+        "ogg": ("OGG", "VORBIS"),
+        "mp3": ("MP3", "MPEG_LAYER_III"),
+    }[suffix]
     audio = load_audio(path, target_sr)
     assert audio.dtype == np.float32 and audio.ndim == 1
     # mp3 frames pad the end by up to one frame (1152 samples at the file rate).

@@ -16,6 +16,7 @@ from shared_audio_core.augment import (
     AudioAugmentor,
     AugmentationConfig,
     AugmentationConfigError,
+    AugmentationError,
     BandLimitConfig,
     EQConfig,
     GainConfig,
@@ -382,3 +383,49 @@ def test_any_python_int_is_a_seed() -> None:
     assert negative.applied == again.applied
     big = AudioAugmentor(config)(audio, SR, seed=2**70 + 3)
     assert "gain" in big.applied
+
+
+# ------------------------------------------------------------------------------------------ probabilities
+def test_each_effect_runs_with_its_own_probability_under_augment_prob() -> None:
+    config = AugmentationConfig.from_dict(
+        {"augment_prob": 0.5, "gain": {"p": 0.8}, "noise": {"p": 0.25, "min_snr_db": 40.0}}
+    )
+    augmentor = AudioAugmentor(config, seed=11)
+    audio = tone(seconds=0.01)
+    n = 400
+    runs = [augmentor(audio, SR).applied for _ in range(n)]
+    any_effect = sum(bool(r) for r in runs)
+    gain = sum("gain" in r for r in runs)
+    noise = sum("noise" in r for r in runs)
+    both = sum("gain" in r and "noise" in r for r in runs)
+    # binomial 4-sigma bands: the chain runs with augment_prob .5, then each effect independently
+    expected = (
+        (gain, 0.5 * 0.8),
+        (noise, 0.5 * 0.25),
+        (both, 0.5 * 0.8 * 0.25),
+        (any_effect, 0.5 * (1 - 0.2 * 0.75)),
+    )
+    for count, p in expected:
+        assert abs(count - n * p) < 4 * np.sqrt(n * p * (1 - p)), (count, p)
+
+
+def test_band_limit_saturation_adds_harmonics_inside_the_band() -> None:
+    audio = tone(700.0, amp=0.8)
+    base = {"min_low_hz": 300.0, "max_low_hz": 300.0, "min_high_hz": 3400.0, "max_high_hz": 3400.0}
+    clean = AudioAugmentor(only("band_limit", **base, min_distortion=0.0, max_distortion=0.0), seed=0)
+    driven = AudioAugmentor(only("band_limit", **base, min_distortion=0.6, max_distortion=0.6), seed=0)
+    third = (2050.0, 2150.0)  # tanh saturation of a 700 Hz tone adds its odd harmonic at 2100 Hz
+    assert band_fraction(clean(audio, SR).audio, *third) < 1e-5
+    result = driven(audio, SR)
+    assert result.applied["band_limit"]["distortion"] == 0.6
+    assert band_fraction(result.audio, *third) > 1e-3
+
+
+def test_effect_specific_input_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(AugmentationError, match="eq needs a sample rate above"):
+        AudioAugmentor(only("eq"), seed=0)(tone(sr=16000), 16000)
+    with pytest.raises(FileNotFoundError, match="no_irs_here"):
+        AudioAugmentor(only("reverb", ir_dir=str(tmp_path / "no_irs_here")), seed=0)(music(0.1), SR)
+    (tmp_path / "empty_irs").mkdir()
+    with pytest.raises(FileNotFoundError, match="no impulse response audio files"):
+        AudioAugmentor(only("reverb", ir_dir=str(tmp_path / "empty_irs")), seed=0)(music(0.1), SR)
