@@ -110,7 +110,10 @@ def test_presets_lists_sizes(capsys):
             ["generate", "--preset", "gigantic"],
             "unknown preset 'gigantic'; choose one of tiny, small, medium, full",
         ),
-        (["generate", "--preset", "tiny", "--rudiment", "flam-tapp"], "flam-tapp"),
+        (
+            ["generate", "--preset", "tiny", "--rudiment", "flam-tapp"],
+            "unknown rudiment 'flam-tapp'; valid slugs: single-stroke-roll,",
+        ),
         (
             ["generate", "--preset", "tiny", "--with-audio", "--soundfont", "/nonexistent/kit.sf2"],
             "SoundFont not found",
@@ -128,6 +131,24 @@ def test_bad_input_exits_2_with_a_clear_message(argv, message, tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.startswith("sousa generate: error:")
     assert message in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_soundfont_that_is_not_a_soundfont_exits_2(tmp_path, capsys):
+    fake = tmp_path / "kit.sf2"
+    fake.write_bytes(b"not a soundfont")
+    out = tmp_path / "out"
+    argv = [
+        "generate",
+        "--preset",
+        "tiny",
+        "--with-audio",
+        "--no-system-soundfonts",
+        "--soundfont",
+        str(fake),
+    ]
+    assert main([*argv, "--out", str(out), "--quiet"]) == EXIT_BAD_INPUT
+    assert f"{fake}: not a SoundFont (missing RIFF/sfbk header)" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
 
 

@@ -187,11 +187,25 @@ def test_upload_through_installed_hfapi_is_stubbed_at_the_method(staged, monkeyp
     for name in ("upload_large_folder", "upload_folder", "create_repo"):
         if hasattr(HfApi, name):
             monkeypatch.setattr(HfApi, name, record(name))
-    plan = hub.upload(staged, "someone/sousa-tiny", token="hf_dummy")
+    plan = hub.upload(staged, "someone/sousa-tiny", token="hf_dummy", private=True)
     assert plan.method == expected and plan.result == f"{expected}-ok"
     uploads = [kwargs for name, kwargs in calls if name == expected]
     assert len(uploads) == 1
     assert uploads[0]["repo_type"] == "dataset" and Path(uploads[0]["folder_path"]) == staged
+    assert (
+        uploads[0]["repo_id"] == "someone/sousa-tiny" and hub.STAGING_MARKER in uploads[0]["ignore_patterns"]
+    )
+    if expected == "upload_folder":
+        # the repo is created (private as asked, no error when it exists) before the resumable upload
+        assert [name for name, _ in calls] == ["create_repo", "upload_folder"]
+        assert calls[0][1] == {
+            "repo_id": "someone/sousa-tiny",
+            "repo_type": "dataset",
+            "private": True,
+            "exist_ok": True,
+        }
+    else:
+        assert uploads[0]["private"] is True
 
 
 def test_upload_falls_back_to_resumable_upload_folder(staged):

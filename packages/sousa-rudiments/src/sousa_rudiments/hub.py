@@ -428,6 +428,9 @@ def upload(
     """Upload a folder built by :func:`prepare` to the dataset repo ``repo_id`` (resumable).
 
     ``dry_run`` only lists the files and sizes (no network). ``api`` defaults to ``HfApi(token=token)``.
+    Uses ``api.upload_large_folder`` when it exists; huggingface_hub >= 1.0 removed it and made
+    ``upload_folder`` the resumable multi-commit upload, so there ``create_repo`` + ``upload_folder`` run
+    instead (``num_workers`` only applies to ``upload_large_folder``; ``upload_folder`` has no such knob).
     """
     staging_dir = Path(staging_dir)
     if not (staging_dir / STAGING_MARKER).exists() or not (staging_dir / "README.md").is_file():
