@@ -116,6 +116,24 @@ def test_piano_encode_is_framed_list_of_ints(piano_tok, piano_midi):
     assert 100 < piano_tok.vocab_size < 1000
 
 
+def test_piano_default_vocabulary_is_88_keys_32_velocities_remi(piano_tok):
+    vocab = piano_tok.vocab
+    pitches = sorted(int(t.split("_")[1]) for t in vocab if t.startswith("Pitch_"))
+    assert pitches == list(range(21, 109))
+    velocities = sorted(int(t.split("_")[1]) for t in vocab if t.startswith("Velocity_"))
+    assert len(velocities) == 32 and list(piano_tok.velocity_bins) == velocities
+    assert velocities[-1] == 127 and len(set(np.diff(velocities[1:]))) <= 2  # evenly spaced over 0-127
+    assert {"Bar_None", "Pedal_0", "PedalOff_0", "Tempo_120.0", "TimeSig_4/4"} <= set(vocab)
+    assert not piano_tok.is_multi_vocab  # REMI: one flat vocabulary
+    # notes just outside the keyboard are dropped, the keyboard's ends survive
+    score = _piano_score()
+    score.tracks[0].notes.append(Note(0, 480, 20, 80))
+    score.tracks[0].notes.append(Note(0, 480, 109, 80))
+    decoded = piano_tok.decode(piano_tok.encode(score))
+    kept = sorted(n.pitch for n in decoded.tracks[0].notes)
+    assert kept[0] == 21 and kept[-1] == 108 and len(kept) == 9
+
+
 def test_piano_special_ids_distinct_and_named(piano_tok):
     ids = [piano_tok.pad_id, piano_tok.bos_id, piano_tok.eos_id, piano_tok.mask_id]
     assert len(set(ids)) == 4
