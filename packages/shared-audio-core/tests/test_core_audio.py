@@ -48,6 +48,31 @@ def test_decode_error_names_the_file(tmp_path: Path) -> None:
         load_audio(bad, 16000)
 
 
+@pytest.mark.parametrize("suffix", ["mp3", "ogg", "flac"])
+def test_junk_with_an_audio_suffix_is_a_decode_error_not_file_not_found(tmp_path: Path, suffix: str) -> None:
+    junk = tmp_path / f"junk_take.{suffix}"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(AudioDecodeError, match=r"junk_take\.") as info:
+        load_audio(junk, 16000)
+    assert "does not exist" not in str(info.value)  # libsndfile's misleading wording is replaced
+
+
+def test_truncated_ogg_is_a_decode_error(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.ogg"
+    sf.write(whole, sine(440, 1.0, 22050), 22050)
+    cut = tmp_path / "cut_take.ogg"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(AudioDecodeError, match=r"cut_take\.ogg"):
+        load_audio(cut, 22050)
+
+
+def test_bad_target_rate_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "fine.wav"
+    sf.write(path, sine(440, 0.1, 8000), 8000)
+    with pytest.raises(ValueError, match=r"fine\.wav.*sample_rate must be positive"):
+        load_audio(path, 0)
+
+
 def test_missing_file_is_file_not_found_and_named(tmp_path: Path) -> None:
     with pytest.raises(AudioFileNotFoundError, match=r"nowhere\.flac") as info:
         load_audio(tmp_path / "nowhere.flac", 16000)

@@ -169,13 +169,18 @@ def load_audio(
     ``NonFiniteAudioError``; every message contains the file name.
     """
     path = Path(path)
+    if int(sample_rate) <= 0:
+        raise ValueError(f"{path}: target sample_rate must be positive, got {sample_rate}")
     _check_exists(path)
     if path.stat().st_size == 0:
         raise EmptyAudioError(f"{path}: file is empty (0 bytes)")
     try:
         data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioDecodeError(f"{path}: cannot decode audio ({exc})") from exc
+        reason = str(exc)
+        if "not a regular file" in reason:  # libsndfile's words for data it cannot identify
+            reason = "unrecognised format or corrupt data"
+        raise AudioDecodeError(f"{path}: cannot decode audio ({reason})") from exc
     if data.shape[0] == 0:
         raise EmptyAudioError(f"{path}: audio has no samples")
     audio = ensure_finite(np.ascontiguousarray(data.T), name=str(path))
