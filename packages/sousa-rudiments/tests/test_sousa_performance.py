@@ -248,3 +248,84 @@ def test_invariants_and_scores_hold_for_random_players(
     scores = compute_exercise_scores(performance, profile)
     for name, value in scores.items():
         assert value is None or (np.isfinite(value) and 0.0 <= value <= 100.0), name
+
+
+STEADY = _profile(
+    "professional",
+    6,
+    velocity_variance=0.01,
+    accent_accuracy=1.0,
+    fatigue=0.0,
+    lr_velocity_ratio=1.0,
+    lr_timing_bias_ms=0.0,
+    roll_sustain=0.0,
+    diddle_evenness=1.0,
+    timing_consistency=0.0,
+)
+
+
+def _velocities(performance: Performance) -> np.ndarray:
+    return np.array([s.actual_velocity for s in performance.primary_strokes], dtype=float)
+
+
+def test_fatigue_takes_velocity_away_towards_the_end() -> None:
+    rudiment = get_rudiment("single-stroke-roll")
+    fresh = generate_performance(rudiment, STEADY, 100, num_cycles=40, seed=3)
+    tired = generate_performance(rudiment, replace(STEADY, fatigue=0.4), 100, num_cycles=40, seed=3)
+    ratio = _velocities(tired) / _velocities(fresh)  # same seed: same noise draws
+    tenth = len(ratio) // 10
+    assert ratio[:tenth].mean() == pytest.approx(1 - 0.4 * 0.05, abs=0.02)
+    assert ratio[-tenth:].mean() == pytest.approx(1 - 0.4 * 0.95, abs=0.02)
+    assert np.all(np.diff(ratio[::tenth]) < 0)
+
+
+def test_drift_is_a_recorded_linear_rush_or_drag() -> None:
+    rudiment = get_rudiment("single-stroke-roll")
+    profile = replace(STEADY, timing_accuracy_ms=20.0)
+    recorded, fitted = [], []
+    for seed in range(12):
+        performance = generate_performance(rudiment, profile, 100, num_cycles=60, seed=seed)
+        seconds = np.array([s.intended_time_ms for s in performance.strokes]) / 1000.0
+        errors = np.array([s.timing_error_ms for s in performance.strokes])
+        fitted.append(np.polyfit(seconds, errors, 1)[0])
+        recorded.append(performance.tempo_drift_ms_per_s)
+    recorded_arr = np.array(recorded)
+    # drift sd is tempo_drift_scale (0.08) x timing accuracy = 1.6 ms/s; the fit error is ~0.15 ms/s
+    assert 0.8 < recorded_arr.std() < 3.2
+    assert np.abs(np.array(fitted) - recorded_arr).max() < 0.6
+
+
+def test_diddle_evenness_controls_the_second_stroke() -> None:
+    rudiment = get_rudiment("double-stroke-open-roll")
+
+    def diddle_ratios(evenness: float) -> tuple[np.ndarray, np.ndarray]:
+        performance = generate_performance(
+            rudiment, replace(STEADY, diddle_evenness=evenness), 100, num_cycles=60, seed=8
+        )
+        strokes = performance.strokes
+        timing, velocity = [], []
+        for first, second in itertools.pairwise(strokes):
+            if first.diddle_position == 1 and second.diddle_position == 2:
+                intended = second.intended_time_ms - first.intended_time_ms
+                timing.append((second.actual_time_ms - first.actual_time_ms) / intended)
+                velocity.append(second.actual_velocity / first.actual_velocity)
+        return np.array(timing), np.array(velocity)
+
+    even_timing, even_velocity = diddle_ratios(1.0)
+    assert len(even_timing) == 120
+    assert np.allclose(even_timing, 1.0, atol=1e-6)  # a perfectly even diddle keeps the written gap
+    assert abs(even_velocity.mean() - 1.0) < 0.02
+    uneven_timing, uneven_velocity = diddle_ratios(0.8)
+    assert uneven_timing.std() == pytest.approx(0.2, rel=0.25)  # gap x N(1, 1 - evenness)
+    assert uneven_velocity.mean() == pytest.approx(0.8, abs=0.03)  # second stroke x N(evenness, ...)
+
+
+def test_roll_sustain_decays_each_roll_span() -> None:
+    rudiment = get_rudiment("seventeen-stroke-roll")
+    sustained = generate_performance(rudiment, STEADY, 80, num_cycles=8, seed=2)
+    decaying = generate_performance(rudiment, replace(STEADY, roll_sustain=0.4), 80, num_cycles=8, seed=2)
+    ratio = _velocities(decaying) / _velocities(sustained)
+    per_cycle = ratio.reshape(8, len(rudiment.strokes))
+    assert per_cycle[:, 0] == pytest.approx(1.0, abs=0.03)  # a span starts at full level
+    assert per_cycle[:, -2].mean() == pytest.approx(0.6, abs=0.05)  # last unaccented stroke lost ~0.4
+    assert per_cycle[:, -1] == pytest.approx(1.0, abs=0.03)  # the closing accent is not part of the roll

@@ -120,3 +120,31 @@ def test_profile_round_trip_and_validation() -> None:
         PlayerProfile.from_dict({**profile.to_dict(), "skill_tier": "legend"})
     with pytest.raises(ValueError, match="dominant_hand"):
         PlayerProfile.from_dict({**profile.to_dict(), "dominant_hand": "B"})
+
+
+# shared/reference/sousa-dataset.md, "Skill tiers", copied independently of the library: parameter ->
+# (beginner, intermediate, advanced, professional); a pair is (mean, sd), a bare number a mean only.
+REFERENCE_TIER_TABLE: dict[str, tuple[object, ...]] = {
+    "timing_accuracy_ms": ((50, 10), (28, 8), (14, 4), (7, 2)),
+    "timing_consistency": ((0.6, 0.15), (0.35, 0.1), (0.15, 0.05), (0.08, 0.03)),
+    "velocity_variance": ((0.12, 0.04), (0.15, 0.04), (0.10, 0.03), (0.07, 0.02)),
+    "accent_differentiation": ((6, 2), (10, 2), (14, 2), (16, 1.5)),
+    "accent_accuracy": (0.70, 0.88, 0.96, 0.99),
+    "lr_velocity_ratio": ((0.72, 0.08), (0.85, 0.05), (0.94, 0.03), (0.98, 0.015)),
+    "lr_timing_bias_ms": ((8, 5), (4, 3), (1.5, 1.5), (0.5, 0.5)),
+    "flam_spacing_ms": ((50, 15), (35, 8), (28, 4), (25, 2)),
+    "diddle_evenness": (0.75, 0.90, 0.97, 0.99),
+    "roll_sustain": (0.30, 0.15, 0.05, 0.02),
+    "fatigue": (0.15, 0.08, 0.03, 0.01),
+}
+
+
+def test_tier_parameters_are_the_reference_table() -> None:
+    assert set(TIER_PARAMETERS) == set(REFERENCE_TIER_TABLE)
+    for name, per_tier in REFERENCE_TIER_TABLE.items():
+        for tier, expected in zip(SKILL_TIERS, per_tier, strict=True):
+            mean, sd = TIER_PARAMETERS[name][tier]
+            if isinstance(expected, tuple):
+                assert (mean, sd) == pytest.approx(expected), (name, tier)
+            else:  # the reference gives only a mean; the library adds a small sd
+                assert mean == pytest.approx(expected) and 0 < sd <= 0.4 * max(mean, 0.05), (name, tier)
