@@ -239,6 +239,29 @@ def test_gated_scores_follow_their_own_gate():
     assert torch.allclose(scores[:, 0], scores_changed[:, 0], atol=1e-5)
     assert not torch.allclose(scores[:, 1], scores_changed[:, 1], atol=1e-4)
     assert module.gates(part)[:, 0].min() > 0.99
+    # The ranking of dimension k follows gate k too: with dimension 0 all-audio, changing the symbolic
+    # stream of one side cannot change who wins on dimension 0, only on dimension 1.
+    other = collate_fused_parts(
+        [{"audio": torch.randn(4, 6), "symbolic": torch.randn(3, 4)} for _ in range(3)]
+    )
+    logits, logits_changed = module.compare(part, other), module.compare(changed, other)
+    assert torch.allclose(logits[:, 0], logits_changed[:, 0], atol=1e-5)
+    assert not torch.allclose(logits[:, 1], logits_changed[:, 1], atol=1e-4)
+    # ... and the per-dimension comparator is antisymmetric, zero on identical inputs.
+    torch.testing.assert_close(module.compare(other, part), -logits)
+    assert torch.equal(module.compare(part, part), torch.zeros_like(logits))
+
+
+def test_gated_module_trains_the_per_dimension_comparator_not_the_pooled_one():
+    torch.manual_seed(0)
+    module = _module("gated")
+    optimizer = module.configure_optimizers()
+    optimized = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert not any(id(p) in optimized for p in module.scorer.comparator.parameters())
+    assert all(id(p) in optimized for p in module.fusion.comparator.parameters())
+    part = collate_fused_parts([{"audio": torch.randn(4, 6), "symbolic": torch.randn(3, 4)}])
+    with pytest.raises(ValueError, match="dimension tokens"):
+        module.ranking_logits(module.scorer(torch.randn(1, 2, 16)), module(part))
 
 
 def test_frozen_symbolic_performance_module_feeds_score_conditioned_fusion():

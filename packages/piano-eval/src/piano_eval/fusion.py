@@ -139,8 +139,11 @@ class GatedFusion(nn.Module):
     audio (``g``) versus symbolic (``1 − g``). Output: ``K`` dimension tokens ``g_k·a + (1−g_k)·s + e_k``.
 
     :meth:`get_gates` exposes the gates, e.g. to check that pedalling leans on audio and timing on MIDI.
-    In :class:`FusedPerformanceModule` each score is read from its own token (:class:`DimensionReadout`),
-    while the comparator and contrastive projection use the attention-pooled tokens.
+    In :class:`FusedPerformanceModule` both per-dimension outputs read dimension ``k`` from token ``k``
+    only: the score (:class:`DimensionReadout`) and the ranking logit (:class:`DimensionComparator`), so
+    gate ``k`` is exactly the audio share of everything the model says about dimension ``k``. Only the
+    whole-performance embeddings (piece-contrastive projection, invariance ``z``) pool all ``K`` gated
+    tokens; they carry piece identity, which has no per-dimension meaning.
     """
 
     def __init__(
@@ -218,6 +221,37 @@ class DimensionReadout(nn.Module):
         return torch.sigmoid(torch.einsum("bkd,kd->bk", self.norm(tokens), self.weight) + self.bias)
 
 
+class DimensionComparator(nn.Module):
+    """Ranking logit ``k`` from dimension token ``k`` of each side only, antisymmetric by construction.
+
+    ``g_k(a, b) = w_k · MLP([t_a; t_b; t_a−t_b; t_a·t_b])`` on layer-normed tokens (MLP shared, ``w_k`` per
+    dimension) and ``logit_k = g_k(a, b) − g_k(b, a)``. Used with :class:`GatedFusion` so that the ranking of
+    dimension ``k`` depends on its own gate, like its score.
+    """
+
+    def __init__(self, fused_dim: int, num_dimensions: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(fused_dim)
+        self.hidden = nn.Sequential(nn.Linear(4 * fused_dim, fused_dim), nn.GELU())
+        self.weight = nn.Parameter(torch.randn(num_dimensions, fused_dim) / fused_dim**0.5)
+
+    def _one_way(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        h = self.hidden(torch.cat([a, b, a - b, a * b], dim=-1))
+        return torch.einsum("bkd,kd->bk", h, self.weight)
+
+    def forward(self, tokens_a: torch.Tensor, tokens_b: torch.Tensor) -> torch.Tensor:
+        expected = (self.weight.shape[0], self.weight.shape[1])
+        for tokens in (tokens_a, tokens_b):
+            if tokens.dim() != 3 or tuple(tokens.shape[1:]) != expected:
+                raise ValueError(
+                    f"expected [B, {expected[0]}, {expected[1]}] tokens, got {tuple(tokens.shape)}"
+                )
+        if tokens_a.shape != tokens_b.shape:
+            raise ValueError(f"token shapes differ: {tuple(tokens_a.shape)} vs {tuple(tokens_b.shape)}")
+        a, b = self.norm(tokens_a), self.norm(tokens_b)
+        return self._one_way(a, b) - self._one_way(b, a)
+
+
 class ScoreConditioner(nn.Module):
     """Conditions performance-MIDI tokens on score-MIDI tokens: ``out = p + MLP([p; p − attend(p, score)])``."""
 
@@ -283,8 +317,10 @@ class FusedPerformanceModel(nn.Module, PianoEvalHubMixin, tags=["fusion", "multi
             self.fusion = ConcatFusion(audio_dim, symbolic_dim, fused_dim, dropout)
         else:
             self.fusion = GatedFusion(audio_dim, symbolic_dim, fused_dim, num_dimensions, dropout)
-        # Gated fusion reads each dimension's score from its own gated token.
-        self.readout = DimensionReadout(fused_dim, num_dimensions) if fusion_type == "gated" else None
+        # Gated fusion reads each dimension's score and ranking logit from its own gated token.
+        gated = fusion_type == "gated"
+        self.readout = DimensionReadout(fused_dim, num_dimensions) if gated else None
+        self.comparator = DimensionComparator(fused_dim, num_dimensions) if gated else None
 
     def forward(
         self,
@@ -320,6 +356,10 @@ class FusedPerformanceModule(PerformanceModule):
     ``"symbolic"``/``"symbolic_mask"``, ``"score"``/``"score_mask"``) or raw encoder inputs
     (``"audio_input"``, ``"symbolic_input"``, ``"score_input"``) when the matching frozen encoder was given.
     Frozen encoders return ``(features, mask)``; the score stream uses the symbolic encoder.
+
+    With ``fusion_type="gated"`` the scores and ranking logits come from the fusion's per-dimension
+    readout and comparator (dimension ``k`` from gated token ``k``); the shared scorer then only supplies
+    the pooled ``z``/projection, and its own comparator is frozen (unused).
     """
 
     def __init__(
@@ -362,6 +402,8 @@ class FusedPerformanceModule(PerformanceModule):
             fusion_dropout,
             use_score_conditioning,
         )
+        if self.fusion.comparator is not None:
+            self.scorer.comparator.requires_grad_(False)  # replaced by the per-dimension comparator
         self.audio_encoder = audio_encoder
         self.symbolic_encoder = symbolic_encoder
         for encoder in (audio_encoder, symbolic_encoder):
@@ -409,8 +451,16 @@ class FusedPerformanceModule(PerformanceModule):
         fused = self.fuse(part)
         out = self.scorer(fused.features, fused.mask)
         if self.fusion.readout is not None:
-            out = out._replace(scores=self.fusion.readout(fused.features))
+            out = out._replace(scores=self.fusion.readout(fused.features), tokens=fused.features)
         return out
+
+    def ranking_logits(self, out_a: HeadOutput, out_b: HeadOutput) -> torch.Tensor:
+        """Gated fusion: per-dimension comparator on the gated tokens; otherwise the scorer's comparator."""
+        if self.fusion.comparator is None:
+            return super().ranking_logits(out_a, out_b)
+        if out_a.tokens is None or out_b.tokens is None:
+            raise ValueError("gated fusion ranks dimension tokens: pass outputs of this module's forward")
+        return self.fusion.comparator(out_a.tokens, out_b.tokens)
 
     def gates(self, part: Mapping[str, Any]) -> torch.Tensor:
         """Per-dimension audio share ``[B, K]`` (gated fusion only)."""

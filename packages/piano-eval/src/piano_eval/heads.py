@@ -71,6 +71,8 @@ class HeadOutput(NamedTuple):
     projection: torch.Tensor  # [B, projection_dim] embedding for the piece-contrastive loss
     scores: torch.Tensor  # [B, num_dimensions] absolute scores in [0, 1]
     attention: torch.Tensor  # [B, T] pooling weights over input frames
+    # [B, K, D] per-dimension tokens, when the model has them (gated fusion reads dimension k from token k)
+    tokens: torch.Tensor | None = None
 
 
 def _mlp_block(in_dim: int, out_dim: int, dropout: float) -> nn.Sequential:

@@ -234,16 +234,20 @@ class PerformanceModule(L.LightningModule, abc.ABC):
         """Absolute per-dimension scores in [0, 1]."""
         return self(part).scores
 
+    def ranking_logits(self, out_a: HeadOutput, out_b: HeadOutput) -> torch.Tensor:
+        """Antisymmetric ranking logits ``[B, K]`` from two head outputs (the scorer's comparator)."""
+        return self.scorer.compare(out_a, out_b)
+
     def compare(self, part_a: Any, part_b: Any) -> torch.Tensor:
         """Ranking logits ``[B, K]``: positive where a is better than b."""
-        return self.scorer.compare(self(part_a), self(part_b))
+        return self.ranking_logits(self(part_a), self(part_b))
 
     def pair_losses(
         self, batch: Mapping[str, Any]
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Run both sides and the objective; return ``(losses, outputs)``."""
         out_a, out_b = self(batch["a"]), self(batch["b"])
-        logits = self.scorer.compare(out_a, out_b)
+        logits = self.ranking_logits(out_a, out_b)
         out_a_aug = self(batch["a_aug"]) if "a_aug" in batch else None
         out_b_aug = self(batch["b_aug"]) if "b_aug" in batch else None
         losses = self.objective(
