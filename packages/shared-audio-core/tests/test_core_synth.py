@@ -120,6 +120,14 @@ def test_missing_soundfont_error_names_path(tmp_path: Path) -> None:
         render_midi(example_drum_midi(), soundfont=not_a_font)
 
 
+def test_corrupt_soundfont_is_named_with_and_without_the_compat_copy(tmp_path: Path) -> None:
+    broken = tmp_path / "Broken.sf2"
+    broken.write_bytes(b"RIFF\x04\x00\x00\x00sfbk")
+    for compat in (True, False):
+        with pytest.raises(InvalidSoundFontError, match=r"Broken\.sf2"):
+            render_midi(snare_score([0.0]), soundfont=broken, sf2_compat=compat)
+
+
 def test_explicit_soundfont_path_matches_default(tmp_path: Path) -> None:
     score = snare_score([0.0])
     np.testing.assert_array_equal(

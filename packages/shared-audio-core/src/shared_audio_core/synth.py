@@ -358,7 +358,10 @@ def render_midi(
         raise EmptyMidiError(f"{name}: the score has no notes to render")
     sf_path = resolve_soundfont(soundfont)
     synth_path = prestosynth_compatible_soundfont(sf_path) if sf2_compat else sf_path
-    synth = _synthesizer(str(synth_path), int(sample_rate), int(quality))
+    try:
+        synth = _synthesizer(str(synth_path), int(sample_rate), int(quality))
+    except (RuntimeError, OSError, ValueError) as exc:  # prestosynth's C++ loader errors
+        raise InvalidSoundFontError(f"{sf_path}: prestosynth cannot load this SoundFont ({exc})") from exc
 
     layers = _velocity_layers(score, drum_key_map or {}, split=velocity_dynamics)
     mono = np.zeros(0, dtype=np.float32)
