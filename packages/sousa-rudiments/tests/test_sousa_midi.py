@@ -71,6 +71,7 @@ def test_buzz_bounces_and_graces_are_rendered(profile):
 def test_score_is_a_drum_track_lasting_the_whole_performance(profile):
     performance = generate_performance(get_rudiment("single-stroke-roll"), profile, 120, num_cycles=2, seed=5)
     score = performance_to_score(performance)
+    assert GM_ACOUSTIC_SNARE == 38  # General MIDI acoustic snare
     assert len(score.tracks) == 1 and score.tracks[0].is_drum
     assert score.tempos[0].qpm == pytest.approx(120.0)
     end_ms = score.to("second").end() * 1000
