@@ -220,3 +220,32 @@ def test_sample_row_keeps_unapplied_augmentations_as_nulls_and_records_the_kit()
     bare = sample_row(performance, PROFILE, "p", midi_path="midi/flam-tap/p.mid")
     assert bare["performance_id"] == "p"
     assert [bare[c] for c in ("kit", "kit_program", "snare_note", "sample_rate")] == [None] * 4
+
+
+def test_dataset_sample_tables_merge_to_the_sorted_documented_schema() -> None:
+    from sousa_rudiments.dataset import tables
+
+    performance = _performance()
+
+    def row(sample_id: str, aug: dict[str, object]) -> dict[str, object]:
+        return sample_row(performance, PROFILE, sample_id, midi_path="m.mid", aug_params=aug)  # type: ignore[arg-type]
+
+    # part 1 never drew reverb (its IR column is all null), part 2 did; only part 2 knows aug_b_x
+    part1 = tables.rows_to_table("samples", [row("s-2", {"aug_reverb_ir": None, "aug_gain_db": 1.0})])
+    part2 = tables.rows_to_table(
+        "samples", [row("s-1", {"aug_reverb_ir": "ir3", "aug_gain_db": None, "aug_b_x": None})]
+    )
+    merged = tables.concat_sorted("samples", [part1, part2])
+    expected = samples_schema(
+        {"aug_b_x": pa.float64(), "aug_gain_db": pa.float64(), "aug_reverb_ir": pa.string()}
+    )
+    assert merged.schema.equals(expected)
+    assert merged.column("sample_id").to_pylist() == ["s-1", "s-2"]
+    assert merged.column("aug_reverb_ir").to_pylist() == ["ir3", None]
+    assert merged.column("aug_gain_db").to_pylist() == [None, 1.0]
+    with pytest.raises(SchemaError, match="mixes strings and numbers"):
+        tables.rows_to_table("samples", [row("a", {"aug_x_y": "s"}), row("b", {"aug_x_y": 2.0})])
+    with pytest.raises(SchemaError, match="missing columns \\['kit'\\]"):
+        tables.rows_to_table("samples", [{k: v for k, v in row("a", {}).items() if k != "kit"}])
+    with pytest.raises(SchemaError, match="'performance_id' may not be null"):
+        tables.rows_to_table("samples", [{**row("a", {}), "performance_id": None}])
