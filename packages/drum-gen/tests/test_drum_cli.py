@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pretty_midi
@@ -150,6 +151,36 @@ def test_train_command_writes_checkpoint(tmp_path: Path, capsys: pytest.CaptureF
     pattern = Pattern.read_midi(midi)
     assert validate(pattern).ok and pattern.humanized
     assert pretty_midi.PrettyMIDI(str(midi)).instruments[0].is_drum
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("generate", ["--no-humanize", "--humanize", "quantized", "same seed", "drum-gen train --config"]),
+        ("train", ["recipes/cpu-small.yaml", "resumes", "last.ckpt", "--max-minutes", "override the recipe"]),
+        (
+            "evaluate",
+            ["per-instrument push/drag", "laid-back snare", "80%", "2 points", "--patterns-per-style"],
+        ),
+    ],
+)
+def test_subcommand_help_explains_the_options(
+    command: str, expected: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    text = re.sub(r"-\s+", "-", " ".join(capsys.readouterr().out.split()))  # undo argparse's wrapping
+    for phrase in expected:
+        assert phrase in text, (command, phrase)
+
+
+def test_bad_device_is_reported_without_a_traceback(
+    untrained_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["generate", "--model", str(untrained_checkpoint), "--style", "dilla", "-o", "never.mid"]
+    assert main([*args, "--device", "gpu"]) == 2
+    assert "drum-gen: error: invalid device 'gpu'" in capsys.readouterr().err
 
 
 def test_help_exits_cleanly() -> None:

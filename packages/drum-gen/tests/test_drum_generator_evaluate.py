@@ -11,7 +11,7 @@ from drum_gen.analysis import (
     try_measure_swing,
 )
 from drum_gen.corpus import generate_corpus
-from drum_gen.evaluate import pooled_swing
+from drum_gen.evaluate import StyleResult, pooled_swing
 from drum_gen.gm import CLOSED_HIHAT, KICK, SNARE
 from drum_gen.humanize import HumanizeConfig, apply_swing, humanize
 from drum_gen.pattern import DrumNote, Pattern
@@ -87,3 +87,27 @@ def test_pooled_swing_recovers_each_style_after_full_humanization(style: str) ->
     items = generate_corpus(10, seed=5, bars=4, styles=[style])
     humanized = [humanize(i.pattern, spec, seed=n) for n, i in enumerate(items)]
     assert abs(pooled_swing(humanized, spec) - spec.swing_percent) <= 2.0
+
+
+def _result(accuracy: float, swing: float | None) -> StyleResult:
+    return StyleResult(
+        style="J Dilla",
+        n_generated=40,
+        classifier_accuracy=accuracy,
+        classifier_accuracy_corpus=1.0,
+        predictions={},
+        swing_target=62.0,
+        swing_generated=swing,
+        swing_corpus=62.1,
+        swing_generated_per_pattern_mean=None,
+        rejected_samples=0,
+        seconds=1.0,
+    )
+
+
+def test_style_passes_only_with_80_percent_accuracy_and_swing_within_2_points() -> None:
+    assert _result(0.8, 64.0).passes and _result(0.8, 60.0).passes  # both bounds inclusive
+    assert not _result(0.79, 62.0).passes
+    assert not _result(1.0, 64.01).passes and not _result(1.0, 59.9).passes
+    assert not _result(1.0, None).passes  # no off-beats to measure: not a pass
+    assert _result(1.0, 63.5).to_dict()["swing_error"] == pytest.approx(1.5)

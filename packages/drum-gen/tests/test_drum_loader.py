@@ -70,11 +70,26 @@ def test_cuda_out_of_memory_retries_on_cpu(monkeypatch: pytest.MonkeyPatch, chec
         return real_to(self, *args, **kwargs)
 
     monkeypatch.setattr(DrumPatternTransformer, "to", fake_to)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU that is too small
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     loaded = load_model(checkpoint, device="cuda")
     assert loaded.device == "cpu"
     assert next(loaded.model.parameters()).device.type == "cpu"
     assert any("out of memory" in w and "retrying on the CPU" in w for w in loaded.warnings)
+
+
+def test_bad_or_unavailable_device_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, checkpoint: Path
+) -> None:
+    with pytest.raises(ModelLoadError, match=r"invalid device 'gpu': use cpu, cuda or cuda:N"):
+        load_model(checkpoint, device="gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ModelLoadError, match=r"'cuda' requested but CUDA is not available.*--device cpu"):
+        load_model(checkpoint, device="cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ModelLoadError, match=r"'cuda:3' requested but only 1 CUDA device"):
+        load_model(checkpoint, device="cuda:3")
 
 
 def test_missing_directory_explains_how_to_get_a_model(tmp_path: Path) -> None:

@@ -62,10 +62,27 @@ class LoadedDrumModel:
 
 
 def resolve_device(device: str | None = None) -> str:
-    """``device`` as given, or ``"cuda"`` when a GPU is usable and ``"cpu"`` otherwise."""
-    if device is not None:
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """``device`` as given, or ``"cuda"`` when a GPU is usable and ``"cpu"`` otherwise.
+
+    An explicit device is checked, never silently replaced: a malformed name, or a CUDA device on a
+    machine without a usable GPU (or with fewer GPUs), raises :class:`ModelLoadError`.
+    """
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ModelLoadError(f"invalid device {device!r}: use cpu, cuda or cuda:N (N = GPU index)") from err
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelLoadError(
+                f"device {device!r} requested but CUDA is not available on this machine; "
+                "use --device cpu, or leave --device out to pick automatically"
+            )
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ModelLoadError(f"device {device!r} requested but only {count} CUDA device(s) are visible")
+    return device
 
 
 def save_checkpoint(
