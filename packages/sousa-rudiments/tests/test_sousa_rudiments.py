@@ -192,3 +192,19 @@ def test_unknown_rudiment_error_lists_valid_slugs() -> None:
     assert get_rudiment("Single_Paradiddle").number == 16
     with pytest.raises(ValueError, match="lead"):
         get_rudiment("flam").cycle("X")  # type: ignore[arg-type]
+
+
+def test_time_feel_follows_the_reference_notes() -> None:
+    # #21 "triplet feel"; #28 is a triplet by name; #2 "3 fast + 1" and #3 "6 fast + 1": the last stroke
+    # lands on the beat after a run of triplet subdivisions.
+    for slug in ("flam-accent", "swiss-army-triplet", "single-stroke-four", "single-stroke-seven"):
+        rudiment = get_rudiment(slug)
+        assert (rudiment.subdivision, rudiment.time_feel) == (3, "triplets"), slug
+    for slug, fast in (("single-stroke-four", 3), ("single-stroke-seven", 6)):
+        slots = [s.slot for s in get_rudiment(slug).strokes]
+        assert slots == [float(i) for i in range(fast + 1)]
+        assert slots[-1] % 3 == 0, f"{slug}: the closing stroke is on a beat"
+    assert (get_rudiment("single-paradiddle").subdivision, get_rudiment("single-paradiddle").time_feel) == (
+        4,
+        "sixteenths",
+    )
