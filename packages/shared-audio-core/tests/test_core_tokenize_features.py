@@ -73,3 +73,20 @@ def test_features_errors(tmp_path):
         extract_continuous_features(empty, frame_rate=0)
     with pytest.raises(ValueError, match="density_window"):
         extract_continuous_features(empty, density_window=-1.0)
+
+
+def test_features_follow_the_tempo_map():
+    """At 120 BPM then 60 BPM from tick 960 (1 s), tick 1440 is at 2 s, not 1.5 s."""
+    score = symusic.Score(TPQ)
+    score.tempos.append(Tempo(0, 120.0))
+    score.tempos.append(Tempo(960, 60.0))
+    track = Track(name="piano", program=0, is_drum=False)
+    for tick in (0, 960, 1440):
+        track.notes.append(Note(tick, 240, 60, 100))
+    score.tracks.append(track)
+    feats = extract_continuous_features(score, frame_rate=4.0)
+    assert feats.shape[0] == 10  # last note-off: 2 s + 240 ticks at 60 BPM (0.5 s) = 2.5 s
+    onsets = feats[:, CONTINUOUS_FEATURE_NAMES.index("onset_count")]
+    np.testing.assert_array_equal(np.nonzero(onsets)[0], [0, 4, 8])
+    since = feats[:, CONTINUOUS_FEATURE_NAMES.index("time_since_onset_s")]
+    assert since[7] == pytest.approx(0.75)  # frame at 1.75 s, last onset at 1.0 s
