@@ -217,6 +217,30 @@ def test_hierarchical_multitask_module_smoke_training_and_uncertainties():
     assert (module.model.head.log_variances < 0).all()
 
 
+def test_hierarchical_module_saves_and_loads_its_model_through_the_hub_mixin(tmp_path):
+    torch.manual_seed(0)
+    sizes = dict(
+        input_dim=4,
+        lstm_hidden_dim=4,
+        num_lstm_layers=1,
+        num_attention_heads=2,
+        aggregated_dim=8,
+        shared_dim=8,
+        head_hidden_dim=4,
+        num_dimensions=2,
+    )
+    module = HierarchicalMultiTaskModule(**sizes).eval()
+    module.save_components(tmp_path)
+    assert "HierarchicalMultiTaskModel" in (tmp_path / "model" / "README.md").read_text()
+    features, mask = torch.randn(2, 5, 4), torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    other = HierarchicalMultiTaskModule(**sizes).eval()
+    assert not torch.equal(other(features, mask), module(features, mask))
+    other.load_components(tmp_path)
+    assert torch.equal(other(features, mask), module(features, mask))
+    with pytest.raises(FileNotFoundError, match="model"):
+        other.load_components(tmp_path / "nowhere")
+
+
 @pytest.mark.parametrize(
     "module_class",
     [

@@ -164,7 +164,36 @@ class PerformanceObjective(nn.Module):
         return torch.stack([self.config.weight(t) * v for t, v in present.items()]).sum()
 
 
-class PerformanceModule(L.LightningModule, abc.ABC):
+class HubComponentsMixin(abc.ABC):
+    """Hub saving for Lightning modules built from plain Hub-saveable models.
+
+    :meth:`hub_components` names the parts; :meth:`save_components` writes each with ``save_pretrained``
+    (config, safetensors weights, model card) into its own folder and :meth:`load_components` restores them
+    through ``from_pretrained``. Lightning checkpoints keep working as usual.
+    """
+
+    @abc.abstractmethod
+    def hub_components(self) -> dict[str, nn.Module]:
+        """The plain Hub-saveable models this module is made of, by folder name."""
+
+    def save_components(self, directory: str | Path) -> Path:
+        """``save_pretrained`` every Hub component into ``directory/<name>`` (config, weights, model card)."""
+        directory = Path(directory)
+        for name, model in self.hub_components().items():
+            model.save_pretrained(directory / name)
+        return directory
+
+    def load_components(self, directory: str | Path) -> None:
+        """Load weights saved by :meth:`save_components` through each component's ``from_pretrained``."""
+        directory = Path(directory)
+        for name, model in self.hub_components().items():
+            if not (directory / name).is_dir():
+                raise FileNotFoundError(f"no saved component {name!r} under {directory}")
+            loaded = type(model).from_pretrained(directory / name, strict=True)
+            model.load_state_dict(loaded.state_dict(), strict=True)
+
+
+class PerformanceModule(HubComponentsMixin, L.LightningModule):
     """Encoder → :class:`PerformanceScorer` (head + antisymmetric comparator) → :class:`PerformanceObjective`.
 
     Subclasses implement :meth:`encode` (one side of a pair → frame features and mask) and may override
@@ -205,22 +234,6 @@ class PerformanceModule(L.LightningModule, abc.ABC):
     def hub_components(self) -> dict[str, nn.Module]:
         """The plain Hub-saveable models this module is made of; subclasses add their encoders."""
         return {"scorer": self.scorer}
-
-    def save_components(self, directory: str | Path) -> Path:
-        """``save_pretrained`` every Hub component into ``directory/<name>`` (config, weights, model card)."""
-        directory = Path(directory)
-        for name, model in self.hub_components().items():
-            model.save_pretrained(directory / name)
-        return directory
-
-    def load_components(self, directory: str | Path) -> None:
-        """Load weights saved by :meth:`save_components` through each component's ``from_pretrained``."""
-        directory = Path(directory)
-        for name, model in self.hub_components().items():
-            if not (directory / name).is_dir():
-                raise FileNotFoundError(f"no saved component {name!r} under {directory}")
-            loaded = type(model).from_pretrained(directory / name, strict=True)
-            model.load_state_dict(loaded.state_dict(), strict=True)
 
     @abc.abstractmethod
     def encode(self, part: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -353,9 +366,10 @@ class EmbeddingPerformanceModule(PerformanceModule):
         return features, mask
 
 
-class HierarchicalMultiTaskModule(L.LightningModule):
+class HierarchicalMultiTaskModule(HubComponentsMixin, L.LightningModule):
     """Regression with the seed-001 stack: BiLSTM aggregator, per-dimension heads and an uncertainty-weighted
-    per-dimension MSE (Kendall & Gal). Batches: ``{"features", "mask", "labels"}`` (+ ``"label_mask"``)."""
+    per-dimension MSE (Kendall & Gal). Batches: ``{"features", "mask", "labels"}`` (+ ``"label_mask"``).
+    Hub saving: :meth:`save_components` writes the :class:`HierarchicalMultiTaskModel` under ``model/``."""
 
     def __init__(
         self,
@@ -386,6 +400,9 @@ class HierarchicalMultiTaskModule(L.LightningModule):
         )
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+
+    def hub_components(self) -> dict[str, nn.Module]:
+        return {"model": self.model}
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(features, mask)[0].scores
