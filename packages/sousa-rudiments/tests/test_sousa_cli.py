@@ -9,8 +9,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from sousa_rudiments.cli import EXIT_BAD_INPUT, EXIT_PROBLEMS, build_parser, main
+from sousa_rudiments.presets import get_preset
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +242,27 @@ def test_help_mentions_every_command():
     text = build_parser().format_help()
     for command in ("generate", "check", "stats", "merge", "presets", "hub"):
         assert command in text
+
+
+def test_rudiment_slugs_are_canonicalised_so_case_variants_are_one_rudiment(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = [
+        "generate",
+        "--preset",
+        "tiny",
+        "--rudiment",
+        "flam",
+        "--rudiment",
+        "FLAM",
+        "--rudiment",
+        "Flam_Tap",
+    ]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in (out / "midi").iterdir()) == ["flam", "flam-tap"]
+    samples = pq.read_table(out / "labels" / "samples.parquet")
+    tiny = get_preset("tiny")
+    assert samples.num_rows == tiny.num_profiles * len(tiny.tempos_bpm) * 2
+    assert all(
+        path.startswith(("midi/flam/", "midi/flam-tap/")) for path in samples.column("midi_path").to_pylist()
+    )
+    assert main(["check", str(out), "--quiet"]) == 0

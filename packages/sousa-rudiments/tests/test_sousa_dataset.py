@@ -85,6 +85,14 @@ def test_preset_round_trips_and_validates():
         dataclasses.replace(TINY, kits=("standard", "marching"))
     with pytest.raises(ValueError, match="repeat"):
         dataclasses.replace(TINY, augmentations=("garage", "garage"))
+    with pytest.raises(ValueError, match="unknown rudiment 'flam-tapp'"):
+        dataclasses.replace(TINY, rudiments=("flam", "flam-tapp"))
+    with pytest.raises(ValueError, match="non-empty"):
+        dataclasses.replace(TINY, rudiments=())
+    assert dataclasses.replace(TINY, rudiments=("Flam_Tap", "flam-tap", "DRAG")).rudiments == (
+        "flam-tap",
+        "drag",
+    )
 
 
 def test_presets_name_existing_augmentations():

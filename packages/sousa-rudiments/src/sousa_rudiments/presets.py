@@ -80,6 +80,15 @@ class DatasetPreset:
             raise ValueError(f"preset {self.name!r}: snare_notes must be a subset of {SNARE_NOTES}")
         if self.num_cycles is not None and self.num_cycles < 1:
             raise ValueError(f"preset {self.name!r}: num_cycles must be >= 1 or None")
+        if self.rudiments is not None:
+            from sousa_rudiments.rudiments import get_rudiment
+
+            # Canonical slugs, each once: file paths and ids are built from them, so `FLAM` and `flam`
+            # must not become two directories of the same rudiment. Unknown slugs raise here.
+            canonical = tuple(dict.fromkeys(get_rudiment(slug).slug for slug in self.rudiments))
+            if not canonical:
+                raise ValueError(f"preset {self.name!r}: rudiments must be None (all 40) or non-empty")
+            object.__setattr__(self, "rudiments", canonical)
 
     def num_performances(self, num_rudiments: int = 40) -> int:
         rudiments = len(self.rudiments) if self.rudiments is not None else num_rudiments
