@@ -1,5 +1,7 @@
 """S1 REMI Transformer: masking statistics, padding invariance, MLM and finetuning smoke training, hub."""
 
+import math
+
 import pytest
 import torch
 from piano_eval.objective import PerformancePairDataset
@@ -304,9 +306,8 @@ def test_pretrain_then_finetune_switches_the_training_objective():
         projection_dim=4,
         num_dimensions=2,
     )
+    module.eval()  # no dropout: losses are deterministic
     tokens = collate_token_parts([[1, 5, 15, 6, 16, 2], [1, 7, 17, 2]], PAD)
-    assert module.training_step(tokens, 0).ndim == 0
-    module.switch_to_finetune()
     pair = {
         "a": tokens,
         "b": tokens,
@@ -315,7 +316,22 @@ def test_pretrain_then_finetune_switches_the_training_objective():
         "piece_ids_a": torch.tensor([0, 1]),
         "piece_ids_b": torch.tensor([0, 1]),
     }
-    loss = module.training_step(pair, 0)
-    assert loss.ndim == 0 and torch.isfinite(loss)
+    # Pretraining: MLM cross-entropy over the labelled positions only (-100 elsewhere).
+    labels = torch.full_like(tokens["input_ids"], -100)
+    labels[0, 2] = 15
+    masked = dict(tokens, input_ids=tokens["input_ids"].clone(), labels=labels)
+    masked["input_ids"][0, 2] = MASK
+    logits = module.encoder.mlm_logits(module.encoder(masked["input_ids"], tokens["attention_mask"].bool()))
+    expected = -torch.log_softmax(logits[0, 2], dim=-1)[15]
+    assert module.training_step(masked, 0).item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(KeyError):
+        module.training_step(pair, 0)  # a pair batch is not a pretraining batch
+    module.switch_to_finetune()
+    # Finetuning: the shared objective. Identical sides give zero ranking logits (antisymmetric comparator),
+    # so the ranking BCE over the three unambiguous pairs is exactly ln 2.
+    losses, outputs = module.pair_losses(pair)
+    assert torch.equal(outputs["logits"], torch.zeros(2, 2))
+    assert losses["ranking"].item() == pytest.approx(math.log(2), rel=1e-6)
+    assert module.training_step(pair, 0).item() == pytest.approx(losses["total"].item(), rel=1e-6)
     with pytest.raises(KeyError):
         module.training_step(tokens, 0)  # a token batch is no longer a valid finetuning batch
