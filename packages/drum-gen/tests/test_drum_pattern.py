@@ -186,3 +186,15 @@ def test_from_score_resamples_and_rejects_melodic_only(tmp_path: Path) -> None:
 def test_dict_round_trip() -> None:
     pattern = _pattern(bars=2, time_signature=(6, 8))
     assert Pattern.from_dict(pattern.to_dict()) == pattern
+
+
+def test_write_midi_to_a_directory_is_a_clear_error_and_writes_leave_no_temporaries(tmp_path: Path) -> None:
+    pattern = Pattern((DrumNote(0, 36, 100, 60), DrumNote(480, 38, 90, 60)), 95.0, bars=1)
+    with pytest.raises(PatternError, match=r"it is a directory; give a file name such as .*groove\.mid"):
+        pattern.write_midi(tmp_path)
+    target = tmp_path / "new" / "groove.mid"
+    target.parent.mkdir()
+    target.write_bytes(b"old and much longer content than a tiny MIDI file would ever need" * 40)
+    assert pattern.write_midi(target) == target
+    assert Pattern.read_midi(target).notes == pattern.notes  # replaced whole, not overwritten in place
+    assert sorted(p.name for p in target.parent.iterdir()) == ["groove.mid"]

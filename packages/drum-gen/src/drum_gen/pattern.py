@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import symusic
+from shared_audio_core.files import atomic_output
 
 from drum_gen.gm import CLASS_TO_PITCH, pitch_to_class
 
@@ -321,10 +322,22 @@ class Pattern:
         )
 
     def write_midi(self, path: str | Path) -> Path:
-        """Write a standard MIDI file (parents created); returns the path."""
+        """Write a standard MIDI file (parents created) all or nothing; returns the path.
+
+        The file appears only once complete (written to a temporary sibling, then renamed), so an
+        interrupted write never leaves a truncated ``.mid`` that a DAW would choke on.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.to_score().dump_midi(str(path))
+        if path.is_dir():
+            raise PatternError(
+                f"cannot write MIDI to {path}: it is a directory; give a file name such as {path / 'groove.mid'}"
+            )
+        score = self.to_score()
+        with atomic_output(path) as tmp:
+            try:
+                score.dump_midi(str(tmp))
+            except RuntimeError as err:
+                raise PatternError(f"cannot write MIDI file {path}: {err}") from err
         return path
 
     @classmethod
