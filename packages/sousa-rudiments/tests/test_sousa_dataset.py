@@ -236,6 +236,22 @@ def test_check_rejects_a_samples_table_off_the_schema(labels_dataset, tmp_path):
     assert "samples.parquet: column 'kit' is missing" in "\n".join(check_dataset(work).problems)
 
 
+def test_several_soundfonts_multiply_the_timbres_and_are_recorded_per_sample(tmp_path):
+    fonts = []
+    for name in ("KitA.sf2", "KitB.sf2"):
+        fonts.append(tmp_path / name)
+        fonts[-1].write_bytes(default_soundfont().read_bytes())
+    preset = dataclasses.replace(TINY, rudiments=("flam",))
+    out = tmp_path / "two-fonts"
+    generate(_config(out, preset=preset, with_audio=True, soundfonts=tuple(fonts)))
+    samples = pq.read_table(out / "labels" / "samples.parquet").to_pylist()
+    assert len(samples) == preset.num_samples(with_audio=True, num_rudiments=1)
+    assert {row["soundfont"] for row in samples} == {"KitA.sf2", "KitB.sf2"}
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert "KitA.sf2" in json.dumps(metadata) and "KitB.sf2" in json.dumps(metadata)
+    assert check_dataset(out).ok
+
+
 def test_shards_merge_into_the_clean_dataset(labels_dataset, tmp_path):
     shard_dirs = []
     for i in range(2):
