@@ -306,6 +306,7 @@ class FusedPerformanceModel(nn.Module, PianoEvalHubMixin, tags=["fusion", "multi
             raise ValueError(f"fusion_type must be one of {FUSION_TYPES}, got {fusion_type!r}")
         self.fusion_type = fusion_type
         self.fused_dim = fused_dim
+        self.audio_dim, self.symbolic_dim = audio_dim, symbolic_dim
         self.conditioner = (
             ScoreConditioner(symbolic_dim, num_heads, dropout) if use_score_conditioning else None
         )
@@ -331,6 +332,11 @@ class FusedPerformanceModel(nn.Module, PianoEvalHubMixin, tags=["fusion", "multi
         score: torch.Tensor | None = None,
         score_mask: torch.Tensor | None = None,
     ) -> FusionOutput:
+        streams = (("audio", audio, self.audio_dim), ("symbolic", symbolic, self.symbolic_dim))
+        streams += (("score", score, self.symbolic_dim),) if score is not None else ()
+        for name, x, width in streams:
+            if x.shape[-1] != width:
+                raise ValueError(f"{name} features have width {x.shape[-1]}, the fusion expects {width}")
         if self.conditioner is not None:
             if score is None:
                 raise ValueError("score conditioning is on: pass the score MIDI embeddings (score=...)")

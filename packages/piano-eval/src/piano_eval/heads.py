@@ -91,6 +91,12 @@ class PerformanceHead(nn.Module):
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
+        if min(input_dim, hidden_dim, projection_dim, num_dimensions) < 1:
+            raise ValueError(
+                "input_dim, hidden_dim, projection_dim and num_dimensions must be >= 1, got "
+                f"{input_dim}, {hidden_dim}, {projection_dim}, {num_dimensions}"
+            )
+        self.input_dim = input_dim
         self.pooling = AttentionPooling(input_dim)
         self.encoder = nn.Sequential(
             _mlp_block(input_dim, hidden_dim, dropout), _mlp_block(hidden_dim, hidden_dim, dropout)
@@ -101,6 +107,10 @@ class PerformanceHead(nn.Module):
         self.regression = nn.Linear(hidden_dim, num_dimensions)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> HeadOutput:
+        if x.dim() == 3 and x.shape[-1] != self.input_dim:
+            raise ValueError(
+                f"features have width {x.shape[-1]}, the head expects input_dim={self.input_dim}"
+            )
         pooled, attention = self.pooling(x, mask)
         z = self.encoder(pooled)
         return HeadOutput(z, self.projection(z), torch.sigmoid(self.regression(z)), attention)

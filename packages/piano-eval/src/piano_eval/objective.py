@@ -359,6 +359,8 @@ class EmbeddingPerformanceModule(PerformanceModule):
         self.save_hyperparameters()
 
     def encode(self, part: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(part, Mapping) or "features" not in part:
+            raise TypeError("EmbeddingPerformanceModule expects parts {'features': [B,T,D], 'mask': [B,T]}")
         features = part["features"]
         mask = part.get("mask")
         if mask is None:
@@ -386,6 +388,8 @@ class HierarchicalMultiTaskModule(HubComponentsMixin, L.LightningModule):
         weight_decay: float = 1e-5,
     ) -> None:
         super().__init__()
+        if learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {learning_rate}")
         self.save_hyperparameters()
         self.model = HierarchicalMultiTaskModel(
             input_dim,

@@ -74,6 +74,10 @@ class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptatio
         self.save_hyperparameters()
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        if self_supervised_learning_rate is not None and self_supervised_learning_rate <= 0:
+            raise ValueError(
+                f"self_supervised_learning_rate must be positive, got {self_supervised_learning_rate}"
+            )
         if min(self_supervised_contrastive_weight, self_supervised_invariance_weight) < 0:
             raise ValueError("self-supervised loss weights must be >= 0")
         self.stage: str = stage

@@ -123,6 +123,8 @@ class ContinuousEncoder(nn.Module):
         max_frames: int = 4096,
     ) -> None:
         super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"encoder width {hidden_size} must be divisible by num_heads {num_heads}")
         self.input_channels = input_channels
         self.conv = MultiScaleConv(input_channels, hidden_size, kernel_sizes)
         self.mask_embedding = nn.Parameter(torch.randn(hidden_size) * 0.02)

@@ -270,6 +270,8 @@ class ScoreGraphModule(PerformanceModule):
         self.save_hyperparameters()
         if stage not in ("pretrain", "finetune"):
             raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
+        if not 0.0 < link_mask_ratio < 1.0:
+            raise ValueError(f"link_mask_ratio must be in (0, 1), got {link_mask_ratio}")
         self.stage = stage
         self.link_mask_ratio = link_mask_ratio
         encoder_class = HeteroScoreGraphEncoder if heterogeneous else ScoreGraphEncoder

@@ -86,6 +86,8 @@ class RemiTransformerEncoder(nn.Module, PianoEvalHubMixin, tags=["symbolic", "re
         super().__init__()
         if not 0 <= pad_id < vocab_size:
             raise ValueError(f"pad_id {pad_id} outside vocabulary of size {vocab_size}")
+        if d_model % num_heads:
+            raise ValueError(f"d_model {d_model} must be divisible by num_heads {num_heads}")
         self.vocab_size = vocab_size
         self.pad_id = pad_id
         self.max_seq_len = max_seq_len
@@ -220,6 +222,10 @@ class RemiTransformerModule(PerformanceModule):
         self.save_hyperparameters()
         if stage not in ("pretrain", "finetune"):
             raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
+        if not 0 <= mask_id < vocab_size:
+            raise ValueError(f"mask_id {mask_id} outside vocabulary of size {vocab_size}")
+        if not 0.0 < mlm_probability < 1.0:
+            raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
         self.stage = stage
         self.mask_id = mask_id
         self.special_ids = sorted(set(special_ids or []) | {pad_id, mask_id})
