@@ -73,9 +73,12 @@ def test_killed_generate_resumes_to_the_clean_result(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert "reused" in rerun.stdout
     assert label_bytes(resumed) == label_bytes(clean)
-    assert sorted(p.relative_to(resumed) for p in (resumed / "audio").rglob("*.flac")) == sorted(
-        p.relative_to(clean) for p in (clean / "audio").rglob("*.flac")
+    media = sorted(p.relative_to(clean) for p in clean.rglob("*") if p.suffix in (".flac", ".mid"))
+    assert (
+        sorted(p.relative_to(resumed) for p in resumed.rglob("*") if p.suffix in (".flac", ".mid")) == media
     )
+    # the interrupted run's audio and MIDI are the clean run's, byte for byte
+    assert [p for p in media if (resumed / p).read_bytes() != (clean / p).read_bytes()] == []
     assert check_dataset(resumed).ok
 
 
