@@ -183,6 +183,31 @@ def test_bad_device_is_reported_without_a_traceback(
     assert "drum-gen: error: invalid device 'gpu'" in capsys.readouterr().err
 
 
+def test_style_file_option_registers_user_styles(
+    untrained_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from drum_gen import styles
+
+    monkeypatch.setattr(styles, "DEFAULT_REGISTRY", styles.StyleRegistry(styles.BUILTIN_STYLES))
+    style_file = tmp_path / "mine.toml"
+    style_file.write_text(
+        '[styles."Pete Rock"]\naliases = ["pete"]\nswing_percent = 60\ntemplate = "boom_bap"\n'
+    )
+    assert main(["styles", "--json", "--style-file", str(style_file)]) == 0
+    listed = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
+    assert listed["Pete Rock"]["swing_percent"] == 60.0 and "J Dilla" in listed
+    # generate resolves the alias from the file, then says this model has not learnt the style
+    args = ["generate", "--model", str(untrained_checkpoint), "-o", str(tmp_path / "x.mid")]
+    assert main([*args, "--style", "pete", "--style-file", str(style_file)]) == 2
+    assert "'Pete Rock' is not one this model was trained on" in capsys.readouterr().err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("styles:\n  - name: Nobody\n    swing_percent: 120\n")
+    assert main(["styles", "--style-file", str(broken)]) == 2
+    assert "swing_percent must be in (0, 100)" in capsys.readouterr().err
+    assert main(["styles", "--style-file", str(tmp_path / "missing.yaml")]) == 2
+    assert "style file not found" in capsys.readouterr().err
+
+
 def test_help_exits_cleanly() -> None:
     with pytest.raises(SystemExit) as info:
         main(["--help"])

@@ -24,6 +24,21 @@ def _add_model_argument(parser: argparse.ArgumentParser, required: bool = False)
     )
 
 
+def _add_style_file_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--style-file",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help=(
+            "YAML or TOML file of user-defined styles to register first (repeatable; a style with a "
+            "built-in's name replaces it). Styles from installed `drum_gen.styles` entry points are "
+            "always available. Pass the same file to `train` and later to `generate`/`evaluate`."
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drum-gen",
@@ -74,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("-o", "--output", required=True, type=Path, help="output .mid path")
     _add_model_argument(gen)
+    _add_style_file_argument(gen)
 
     train = sub.add_parser(
         "train",
@@ -112,11 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=None, help="sequences per optimizer step")
     train.add_argument("--num-threads", type=int, default=None, help="torch CPU threads")
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_style_file_argument(train)
 
     styles = sub.add_parser(
         "styles", help="list the producer styles", description="List the producer styles."
     )
     styles.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    _add_style_file_argument(styles)
 
     evaluate = sub.add_parser(
         "evaluate",
@@ -130,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_model_argument(evaluate)
+    _add_style_file_argument(evaluate)
     evaluate.add_argument(
         "--patterns-per-style", type=int, default=40, help="generated patterns per style (default 40)"
     )
@@ -270,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from drum_gen.loader import ModelLoadError
 
     try:
+        if args.style_file:
+            from drum_gen.styles import load_style_file
+
+            for path in args.style_file:
+                load_style_file(path, replace=True)
         return COMMANDS[args.command](args)
     except (_CliError, ModelLoadError, GenerationError, ValueError, FileNotFoundError) as err:
         print(f"drum-gen: error: {err}", file=sys.stderr)
