@@ -194,3 +194,19 @@ def test_command_line_extracts_a_directory_and_resumes(audio_files, tmp_path, ca
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty"), "--cache-dir", str(tmp_path / "cli"), "--backbone", "logmel"]) == 1
     assert "no audio files found" in capsys.readouterr().err
+    # Resuming with the progress bar on: every file is already cached, the bar still counts all three.
+    assert main([*args[:-3], "--device", "cpu"]) == 0
+    assert "3/3" in capsys.readouterr().err
+
+
+def test_command_line_reports_a_missing_muq_package_with_the_install_hint(
+    audio_files, tmp_path, capsys, monkeypatch
+) -> None:
+    import sys
+
+    from piano_eval.audio.extract import main
+
+    monkeypatch.setitem(sys.modules, "muq", None)
+    code = main([str(audio_files[0]), "--cache-dir", str(tmp_path), "--backbone", "muq", "--no-progress"])
+    assert code == 2
+    assert "pip install 'piano-eval[muq]'" in capsys.readouterr().err

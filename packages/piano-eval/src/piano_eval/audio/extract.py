@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from piano_eval.audio.backbones import BackboneConfig, build_backbone
+from piano_eval.audio.backbones import BackboneConfig, BackboneError, build_backbone
 from piano_eval.audio.cache import extract_embeddings
 from piano_eval.audio.chunking import ChunkingConfig
 from piano_eval.audio.encoder import AudioEncoder
@@ -83,15 +83,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not paths:
         print("no audio files found in " + ", ".join(args.paths), file=sys.stderr)
         return 1
-    backbone = build_backbone(
-        BackboneConfig(
-            name=args.backbone,
-            model_id=args.model_id,
-            sample_rate=args.sample_rate,
-            revision=args.revision,
-            trust_remote_code=args.trust_remote_code,
+    try:
+        backbone = build_backbone(
+            BackboneConfig(
+                name=args.backbone,
+                model_id=args.model_id,
+                sample_rate=args.sample_rate,
+                revision=args.revision,
+                trust_remote_code=args.trust_remote_code,
+            )
         )
-    )
+    except BackboneError as error:  # missing optional package, incompatible checkpoint, missing rate
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     layers = args.layers or default_layers(backbone.num_layers)
     encoder = AudioEncoder(backbone, layers, ChunkingConfig(args.chunk_seconds, args.max_chunks)).to(
         args.device
