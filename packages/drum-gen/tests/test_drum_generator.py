@@ -131,3 +131,26 @@ def test_generation_error_when_no_valid_pattern(
     )
     with pytest.raises(GenerationError, match="no valid 1-bar J Dilla pattern"):
         generator.generate("J Dilla", bars=1, humanize=False)
+
+
+def test_a_trained_user_style_missing_from_the_registry_says_how_to_register_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drum_gen import styles
+
+    registry = styles.StyleRegistry(styles.BUILTIN_STYLES)
+    monkeypatch.setattr(styles, "DEFAULT_REGISTRY", registry)
+    registry.register(styles.StyleSpec(name="Pete Rock", swing_percent=60.0, template="boom_bap"))
+    tokenizer = DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=("J Dilla", "Pete Rock")))
+    config = DrumTransformerConfig(
+        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
+    )
+    save_checkpoint(tmp_path / "ckpt", DrumPatternTransformer(config), tokenizer)
+    clear_model_cache()
+    generator = DrumGenerator(load_model(tmp_path / "ckpt", device="cpu"))
+    assert generator.generate("pete rock", bars=1, seed=0, humanize=False).num_bars == 1
+    registry.unregister("Pete Rock")  # a later process that did not load the style file
+    with pytest.raises(styles.UnknownStyleError, match=r"trained on style 'Pete Rock'.*--style-file"):
+        generator.generate("Pete Rock", bars=1, seed=0)
+    with pytest.raises(styles.UnknownStyleError, match=r"unknown style 'Skrillex'; valid styles: J Dilla"):
+        generator.generate("Skrillex", bars=1, seed=0)

@@ -17,7 +17,7 @@ from drum_gen.humanize import humanize as humanize_pattern
 from drum_gen.loader import LoadedDrumModel, load_model
 from drum_gen.pattern import DrumNote, Pattern
 from drum_gen.sampling import RemiGrammar, SamplingConfig, StopCondition, generate
-from drum_gen.styles import StyleSpec, get_style
+from drum_gen.styles import StyleSpec, UnknownStyleError, get_style, normalize_style_key
 from drum_gen.tokenizer import PREFIX_LENGTH
 from drum_gen.validation import validate
 
@@ -88,8 +88,22 @@ class DrumGenerator:
         return self.loaded.tokenizer.styles
 
     def resolve_style(self, style: str) -> StyleSpec:
-        """Registry style for ``style`` (aliases accepted), checked against the model's styles."""
-        spec = get_style(style)
+        """Registry style for ``style`` (aliases accepted), checked against the model's styles.
+
+        A style the model was trained on but that is not registered in this process (a user style
+        from a file) raises :class:`UnknownStyleError` saying how to register it.
+        """
+        try:
+            spec = get_style(style)
+        except UnknownStyleError as err:
+            trained = [s for s in self.styles if normalize_style_key(s) == normalize_style_key(str(style))]
+            if trained:
+                raise UnknownStyleError(
+                    f"this model was trained on style {trained[0]!r}, but its humanization settings are not "
+                    "registered here: pass the style file it was trained with (`--style-file`, or "
+                    "drum_gen.styles.load_style_file) or install the package that provides it"
+                ) from err
+            raise
         self.loaded.tokenizer.resolve_style(spec.name)
         return spec
 
