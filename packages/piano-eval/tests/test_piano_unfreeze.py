@@ -29,11 +29,23 @@ def _model(tiny_dir, **kwargs) -> GradualUnfreezingModel:
 
 
 class UnfrozenProbe(L.Callback):
+    """Records, at each epoch's first batch, the unfrozen layers and a copy of every layer's weights."""
+
     def __init__(self) -> None:
         self.by_epoch: dict[int, list[int]] = {}
+        self.weights: dict[int, list[list[torch.Tensor]]] = {}
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.by_epoch.setdefault(trainer.current_epoch, pl_module.get_unfrozen_layers())
+        epoch = trainer.current_epoch
+        self.by_epoch.setdefault(epoch, pl_module.get_unfrozen_layers())
+        if epoch not in self.weights:
+            self.weights[epoch] = [
+                [p.detach().clone() for p in layer.parameters()] for layer in pl_module.schedulable_layers
+            ]
+
+
+def _moved(before: list[torch.Tensor], after: list[torch.Tensor]) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_default_schedule_unfreezes_the_top_four_layers_every_ten_epochs() -> None:
@@ -58,6 +70,11 @@ def test_trainer_unfreezes_layers_following_the_schedule(tiny_dir) -> None:
     )
     trainer.fit(model, loader)
     assert probe.by_epoch == {0: [3], 1: [2, 3], 2: [1, 2, 3], 3: [1, 2, 3]}
+    # The optimizer really trains a layer once it is unfrozen, and not before (one step per epoch).
+    w = probe.weights
+    assert _moved(w[0][2], w[1][2])  # layer 3 trains in epoch 0
+    assert not _moved(w[0][1], w[1][1]) and _moved(w[1][1], w[2][1])  # layer 2 from epoch 1
+    assert not _moved(w[0][0], w[2][0]) and _moved(w[2][0], w[3][0])  # layer 1 from epoch 2
     front_end = model.encoder.backbone.model.feature_extractor
     assert not any(p.requires_grad for p in front_end.parameters())  # never scheduled, never trained
 
