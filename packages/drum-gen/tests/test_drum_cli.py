@@ -105,9 +105,14 @@ def test_evaluate_reports_every_style(untrained_checkpoint: Path, tmp_path: Path
     assert main([*args, "--device", "cpu", "--json-out", str(json_out), "--markdown-out", str(md_out)]) == 0
     report = json.loads(json_out.read_text())
     assert [s["style"] for s in report["styles"]] == ["J Dilla", "Metro Boomin"]
+    targets = {"J Dilla": 62.0, "Metro Boomin": 52.0}
     for style in report["styles"]:
-        assert 0.0 <= style["classifier_accuracy"] <= 1.0 and style["n_generated"] == 2
+        assert style["n_generated"] == 2 and sum(style["predictions"].values()) == 2
+        # accuracy is the share of generated patterns the classifier labels with the requested style
+        assert style["classifier_accuracy"] == style["predictions"].get(style["style"], 0) / 2
         assert style["classifier_accuracy_corpus"] == 1.0
+        assert style["swing_target"] == targets[style["style"]]
+        assert style["swing_corpus"] is not None and abs(style["swing_corpus"] - style["swing_target"]) < 3.0
     metrics = {row["metric"] for row in report["groove"]}
     assert metrics == {"groove_consistency", "empty_beat_rate", "density"}
     assert {row["metric"] for row in report["feel"]} == {"swing", "microtiming_ms"}
