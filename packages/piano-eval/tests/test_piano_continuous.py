@@ -65,10 +65,18 @@ def _patterns(count: int = 8, frames: int = 40, seed: int = 1) -> torch.Tensor:
 def test_encodes_real_midi_features_from_the_core() -> None:
     features = features_from_midi(_score(), frame_rate=50)
     assert features.shape == (150, len(CONTINUOUS_FEATURE_NAMES))  # 3 s at 50 Hz
+    assert features.dtype == torch.float32
+    # One note every 0.5 s (25 frames): pitch and onset velocity of note i show at its onset frame.
+    pitch, velocity = (
+        CONTINUOUS_FEATURE_NAMES.index("mean_pitch"),
+        CONTINUOUS_FEATURE_NAMES.index("max_onset_velocity"),
+    )
+    onsets = features[::25]
+    torch.testing.assert_close(onsets[:, pitch] * 127, torch.tensor([60.0, 64, 67, 72, 67, 64]))
+    torch.testing.assert_close(onsets[:, velocity] * 127, torch.tensor([60.0, 68, 76, 84, 92, 100]))
     model = ContinuousPerformanceModel(**SMALL).eval()
     out = model(collate_continuous_features([features]))
-    assert out.scores.shape == (1, 3) and torch.isfinite(out.scores).all()
-    assert ((out.scores > 0) & (out.scores < 1)).all()
+    assert out.scores.shape == (1, 3) and ((out.scores > 0) & (out.scores < 1)).all()
 
 
 def test_padded_positions_do_not_change_outputs() -> None:
