@@ -58,6 +58,9 @@ def test_encoders_give_same_node_embeddings_alone_and_in_a_batch(encoder_class):
     # Edges matter: dropping them changes the embeddings.
     h_no_edges = enc(g2.x, torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, dtype=torch.long))
     assert not torch.allclose(h_no_edges, h_alone, atol=1e-3)
+    # Edge types matter too: the same edges relabelled (onset <-> during, follow <-> silence) differ.
+    relabelled = g2.edge_type ^ 1
+    assert not torch.allclose(enc(g2.x, g2.edge_index, relabelled), h_alone, atol=1e-3)
     with pytest.raises(ValueError, match="node features"):
         enc(g2.x[:, :5], g2.edge_index, g2.edge_type)
 
