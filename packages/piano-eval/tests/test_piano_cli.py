@@ -288,3 +288,44 @@ def test_lightning_cli_builds_a_frozen_encoder_from_class_path(tmp_path) -> None
     part = {"audio": torch.randn(2, 3, 8), "symbolic_input": {"input_ids": ids, "attention_mask": ids != 0}}
     scores = model.eval().predict_scores(part)
     assert scores.shape == (2, 3) and ((scores > 0) & (scores < 1)).all()
+
+
+class SyntheticPairs(L.LightningDataModule):
+    """Planted-signal embedding pairs (see :mod:`piano_eval.testing`) as a CLI-configurable data module."""
+
+    def __init__(self, feature_dim: int = 8, num_dimensions: int = 3, batch_size: int = 8) -> None:
+        super().__init__()
+        self.feature_dim, self.num_dimensions, self.batch_size = feature_dim, num_dimensions, batch_size
+
+    def train_dataloader(self):
+        from piano_eval.testing import make_synthetic_pair_loader
+
+        return make_synthetic_pair_loader(
+            batch_size=self.batch_size, feature_dim=self.feature_dim, num_dimensions=self.num_dimensions
+        )
+
+
+def test_lightning_cli_fit_subcommand_trains_a_model_end_to_end(tmp_path) -> None:
+    path = tmp_path / "config.yaml"
+    config = {
+        "trainer": {
+            "max_steps": 3,
+            "accelerator": "cpu",
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        },
+        "model": {"input_dim": 8, "learning_rate": 1e-3, **TINY_HEAD},
+        "data": {"feature_dim": 8, "num_dimensions": 3},
+    }
+    path.write_text(yaml.safe_dump(config))
+    cli = LightningCLI(
+        EmbeddingPerformanceModule,
+        SyntheticPairs,
+        args=["fit", "--config", str(path)],
+        save_config_callback=None,
+        seed_everything_default=0,
+    )
+    assert cli.trainer.global_step == 3
+    assert {"train/total", "train/ranking"} <= set(cli.trainer.callback_metrics)
