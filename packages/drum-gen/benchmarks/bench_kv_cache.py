@@ -97,6 +97,8 @@ def main() -> None:
     else:
         for key, value in result.items():
             print(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
+    if not identical:
+        raise SystemExit("error: the cached and uncached paths drew different tokens with the same seed")
 
 
 if __name__ == "__main__":
