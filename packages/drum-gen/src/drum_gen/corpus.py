@@ -17,6 +17,7 @@ Humanization (swing, late snares, ghost notes) is a separate, optional step: ``h
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from shared_audio_core.files import atomic_write_text
 from tqdm import tqdm
 
 from drum_gen import gm
@@ -456,10 +458,9 @@ def write_corpus(
                 "split": split,
             }
         )
-    info = root / "info.csv"
-    root.mkdir(parents=True, exist_ok=True)
-    with info.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=INFO_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return info
+    # info.csv is written last and atomically: it only ever lists MIDI files that are complete
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=INFO_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(root / "info.csv", buffer.getvalue())
