@@ -86,6 +86,9 @@ def test_mert_builder_uses_remote_code_path_and_24khz(tiny_dir) -> None:
     assert backbone.sample_rate == 24_000
     assert backbone.frame_rate == 75.0
     assert backbone.num_layers == 3
+    # MERT's remote code reads config.conv_pos_batch_norm, which older configs lack: it is filled in
+    # (False, the behaviour those checkpoints were trained with) before the model is built.
+    assert backbone.model.config.conv_pos_batch_norm is False
 
 
 def test_mert_conv_pos_batch_norm_incompatibility_gives_a_clear_error(tiny_dir, monkeypatch) -> None:
@@ -95,7 +98,17 @@ def test_mert_conv_pos_batch_norm_incompatibility_gives_a_clear_error(tiny_dir, 
         raise AttributeError("'MERTConfig' object has no attribute 'conv_pos_batch_norm'")
 
     monkeypatch.setattr(transformers.AutoModel, "from_pretrained", broken)
-    with pytest.raises(BackboneLoadError, match="conv_pos_batch_norm"):
+    with pytest.raises(BackboneLoadError, match="conv_pos_batch_norm") as error:
+        build_backbone("mert", model_id=str(tiny_dir))
+    message = str(error.value)
+    assert f"transformers {transformers.__version__}" in message and "Install transformers<4.48" in message
+    assert str(tiny_dir) in message  # which checkpoint failed
+
+    def other(*args, **kwargs):
+        raise AttributeError("something unrelated")
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", other)
+    with pytest.raises(AttributeError, match="unrelated"):  # not disguised as the MERT incompatibility
         build_backbone("mert", model_id=str(tiny_dir))
 
 
