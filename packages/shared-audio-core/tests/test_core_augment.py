@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -419,6 +420,17 @@ def test_band_limit_saturation_adds_harmonics_inside_the_band() -> None:
     result = driven(audio, SR)
     assert result.applied["band_limit"]["distortion"] == 0.6
     assert band_fraction(result.audio, *third) > 1e-3
+
+
+def test_preset_with_eq_refuses_a_low_rate_on_every_call_not_only_when_eq_is_drawn() -> None:
+    augmentor = AudioAugmentor.from_preset("practice_room", seed=0)
+    assert augmentor.config.eq.p < 1.0  # so a draw-time check would let some calls through
+    for seed in range(20):
+        with pytest.raises(AugmentationError, match="eq needs a sample rate above"):
+            augmentor(tone(sr=16000), 16000, seed=seed)
+    identity = AudioAugmentor(dataclasses.replace(get_preset("practice_room"), augment_prob=0.0), seed=0)
+    audio = tone(sr=16000)
+    np.testing.assert_array_equal(identity(audio, 16000).audio, audio)
 
 
 def test_effect_specific_input_errors_are_clear(tmp_path: Path) -> None:

@@ -40,6 +40,10 @@ _AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 _GLOBAL_RNG_LOCK = threading.Lock()
 
 
+# SevenBandParametricEQ's highest high-shelf centre frequency: the EQ needs a Nyquist above it.
+_EQ_MAX_CENTER_HZ = 9486.0
+
+
 class AugmentationError(RuntimeError):
     """An effect produced invalid audio (non-finite samples) or could not run on this input."""
 
@@ -128,6 +132,7 @@ class AudioAugmentor:
         samples, restore = self._to_numpy(audio)
         if samples.ndim == 2 and samples.shape[0] > samples.shape[1]:
             raise ValueError(f"multichannel audio must be channels-first [ch, n], got shape {samples.shape}")
+        self._check_sample_rate(sample_rate)
         rng = self._rng if seed is None else _generator(seed)
         effects = self._draw_effects(rng)
         if not effects:
@@ -151,6 +156,15 @@ class AudioAugmentor:
         if scale != 1.0:
             out = (out * np.float32(scale)).astype(np.float32)
         return AugmentationResult(restore(out), applied, scale)
+
+    def _check_sample_rate(self, sample_rate: int) -> None:
+        """Refuse a rate some enabled effect cannot handle on every call, not only when it is drawn."""
+        cfg = self.config
+        if not cfg.is_identity() and cfg.eq.p > 0 and sample_rate / 2 <= _EQ_MAX_CENTER_HZ:
+            raise AugmentationError(
+                f"eq needs a sample rate above {2 * _EQ_MAX_CENTER_HZ:.0f} Hz, got {sample_rate}; "
+                "resample first or use a config with eq.p = 0"
+            )
 
     def _draw_effects(self, rng: np.random.Generator) -> list[str]:
         cfg = self.config
@@ -196,9 +210,6 @@ class AudioAugmentor:
             return {"rate": rate}, lambda x: t(x, sr)
         if name == "eq":
             c = cfg.eq
-            max_center = 9486.0  # SevenBandParametricEQ's highest high-shelf centre frequency
-            if sr / 2 <= max_center:
-                raise AugmentationError(f"eq needs a sample rate above {2 * max_center:.0f} Hz, got {sr}")
             eq = am.SevenBandParametricEQ(min_gain_db=c.min_gain_db, max_gain_db=c.max_gain_db, p=1.0)
             return {}, _EqCall(eq, sr)
         if name == "reverb":
