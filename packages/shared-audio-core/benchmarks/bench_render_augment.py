@@ -88,7 +88,8 @@ def main() -> None:
         f"Measured {dt.date.today().isoformat()} on {machine}; one thread; "
         f"{clip_s:.1f} s drum groove at {SAMPLE_RATE} Hz, {args.repeats} timed calls per row "
         "(`benchmarks/bench_render_augment.py`). Audio seconds per CPU-second is the per-core "
-        "throughput; wall-clock is shown for reference (the machine was shared).",
+        "throughput; wall-clock is shown for reference (1-minute load average at the end: "
+        f"{os.getloadavg()[0]:.1f}).",
         "",
         "| step | audio s per CPU-s (per core) | audio s per wall-s |",
         "|---|---:|---:|",
