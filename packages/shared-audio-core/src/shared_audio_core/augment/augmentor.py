@@ -2,10 +2,11 @@
 
 How randomness is controlled: the augmentor owns a ``numpy.random.Generator``. It decides which
 effects run and samples every *recorded* parameter itself, then builds the audiomentations
-transform with a degenerate range (``min == max``) and ``p=1``. What audiomentations still draws
-internally (noise samples, EQ band settings) runs under Python/NumPy global RNGs seeded from the
-generator, inside a lock that restores the previous global state. Hence: same seed → identical
-output, and the recorded parameters are exactly the ones used.
+transform with a degenerate range (``min == max``) and ``p=1``; the EQ is built band by band so that
+each band's frequency, gain and Q are drawn (and recorded) here. What audiomentations still draws
+internally (noise samples) runs under Python/NumPy global RNGs seeded from the generator, inside a
+lock that restores the previous global state. Hence: same seed → identical output, and the recorded
+parameters are exactly the ones used (the EQ's are read back from the filters that ran).
 
 Level policy: reverb output is rescaled to the input RMS (audiomentations normalises the wet
 signal to a 0.5 peak, which would otherwise act as a hidden gain change). After the chain, if the
@@ -17,6 +18,7 @@ unchanged (exact identity), even if its own peak is above 1.0.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -40,8 +42,25 @@ _AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 _GLOBAL_RNG_LOCK = threading.Lock()
 
 
-# SevenBandParametricEQ's highest high-shelf centre frequency: the EQ needs a Nyquist above it.
-_EQ_MAX_CENTER_HZ = 9486.0
+#: SevenBandParametricEQ's bands (audiomentations 0.43): filter, centre-frequency range in Hz (drawn
+#: uniformly on the mel scale) and the Q range its filters draw from by default. Drawn here rather
+#: than inside audiomentations so every value comes from the augmentor's generator and is recorded.
+_EQ_BANDS: tuple[tuple[str, float, float, float, float], ...] = (
+    ("low_shelf", 42.0, 95.0, 0.1, 0.999),
+    ("peaking", 91.0, 204.0, 0.5, 5.0),
+    ("peaking", 196.0, 441.0, 0.5, 5.0),
+    ("peaking", 421.0, 948.0, 0.5, 5.0),
+    ("peaking", 909.0, 2045.0, 0.5, 5.0),
+    ("peaking", 1957.0, 4404.0, 0.5, 5.0),
+    ("high_shelf", 4216.0, 9486.0, 0.1, 0.999),
+)
+# The highest high-shelf centre frequency: the EQ needs a Nyquist above it.
+_EQ_MAX_CENTER_HZ = _EQ_BANDS[-1][2]
+#: fast-mp3-augment refuses input shorter than this (TooShortAudio); shorter clips are zero-padded.
+_MP3_MIN_SECONDS = 0.1
+#: Zeros appended before encoding: fast-mp3-augment returns the last ~529 samples (the decoder delay)
+#: as silence; one MPEG-1 frame (1152 samples, two MPEG-2 frames) of padding keeps them.
+_MP3_TAIL_PAD = 1152
 
 
 class AugmentationError(RuntimeError):
@@ -132,7 +151,7 @@ class AudioAugmentor:
         samples, restore = self._to_numpy(audio)
         if samples.ndim == 2 and samples.shape[0] > samples.shape[1]:
             raise ValueError(f"multichannel audio must be channels-first [ch, n], got shape {samples.shape}")
-        self._check_sample_rate(sample_rate)
+        self._check_input(samples, sample_rate)
         rng = self._rng if seed is None else _generator(seed)
         effects = self._draw_effects(rng)
         if not effects:
@@ -144,8 +163,8 @@ class AudioAugmentor:
             params, transform = self._build(name, rng, out, sample_rate)
             with _seeded_global_rngs(int(rng.integers(2**32))):
                 result = transform(out)
-            if name == "eq":
-                params = self._eq_params(transform)
+            if isinstance(transform, _EqChain):
+                params = transform.applied_params()
             if not np.all(np.isfinite(result)):
                 raise AugmentationError(f"effect {name!r} with {params} produced non-finite samples")
             out = np.ascontiguousarray(result, dtype=np.float32)
@@ -157,14 +176,29 @@ class AudioAugmentor:
             out = (out * np.float32(scale)).astype(np.float32)
         return AugmentationResult(restore(out), applied, scale)
 
-    def _check_sample_rate(self, sample_rate: int) -> None:
-        """Refuse a rate some enabled effect cannot handle on every call, not only when it is drawn."""
+    def _check_input(self, samples: np.ndarray, sample_rate: int) -> None:
+        """Refuse input some enabled effect cannot handle on every call, not only when it is drawn."""
         cfg = self.config
-        if not cfg.is_identity() and cfg.eq.p > 0 and sample_rate / 2 <= _EQ_MAX_CENTER_HZ:
+        if cfg.is_identity():
+            return
+        if cfg.eq.p > 0 and sample_rate / 2 <= _EQ_MAX_CENTER_HZ:
             raise AugmentationError(
                 f"eq needs a sample rate above {2 * _EQ_MAX_CENTER_HZ:.0f} Hz, got {sample_rate}; "
                 "resample first or use a config with eq.p = 0"
             )
+        if cfg.mp3.p > 0:
+            from fast_mp3_augment import SUPPORTED_SAMPLE_RATES
+
+            if sample_rate not in SUPPORTED_SAMPLE_RATES:
+                raise AugmentationError(
+                    f"mp3 supports sample rates {sorted(SUPPORTED_SAMPLE_RATES)}, got {sample_rate}; "
+                    "resample first or use a config with mp3.p = 0"
+                )
+            if samples.ndim == 2 and samples.shape[0] > 2:
+                raise AugmentationError(
+                    f"mp3 supports mono or stereo, got {samples.shape[0]} channels; "
+                    "use a config with mp3.p = 0"
+                )
 
     def _draw_effects(self, rng: np.random.Generator) -> list[str]:
         cfg = self.config
@@ -209,9 +243,7 @@ class AudioAugmentor:
             )
             return {"rate": rate}, lambda x: t(x, sr)
         if name == "eq":
-            c = cfg.eq
-            eq = am.SevenBandParametricEQ(min_gain_db=c.min_gain_db, max_gain_db=c.max_gain_db, p=1.0)
-            return {}, _EqCall(eq, sr)
+            return {}, _EqChain(rng, cfg.eq.min_gain_db, cfg.eq.max_gain_db, sr)
         if name == "reverb":
             return self._build_reverb(rng, sr)
         if name == "noise":
@@ -246,7 +278,7 @@ class AudioAugmentor:
         if name == "mp3":
             bitrate = int(rng.choice(cfg.mp3.bitrates()))
             t = am.Mp3Compression(min_bitrate=bitrate, max_bitrate=bitrate, backend="fast-mp3-augment", p=1.0)
-            return {"bitrate_kbps": bitrate}, lambda x: t(x, sr)
+            return {"bitrate_kbps": bitrate}, lambda x: _mp3_round_trip(t, x, sr)
         if name == "gain":
             c = cfg.gain
             gain_db = float(rng.uniform(c.min_gain_db, c.max_gain_db))
@@ -302,16 +334,6 @@ class AudioAugmentor:
             self._user_irs = files
         return self._user_irs
 
-    @staticmethod
-    def _eq_params(call: _EqCall) -> dict[str, ParamValue]:
-        eq = call.eq
-        filters = [eq.low_shelf_filter, *eq.peaking_filters, eq.high_shelf_filter]
-        params: dict[str, ParamValue] = {}
-        for i, f in enumerate(filters, start=1):
-            params[f"band{i}_freq_hz"] = float(f.parameters["center_freq"])
-            params[f"band{i}_gain_db"] = float(f.parameters["gain_db"])
-        return params
-
     # ----------------------------------------------------------------------------------- types
     @staticmethod
     def _to_numpy(audio: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
@@ -330,12 +352,67 @@ class AudioAugmentor:
         return samples, lambda x: np.asarray(x, dtype=np.float32)
 
 
-class _EqCall:
-    """Callable wrapper that keeps the EQ transform reachable so its sampled bands can be recorded."""
+class _EqChain:
+    """``SevenBandParametricEQ`` as its seven filters in order, each with fixed (min == max) settings.
 
-    def __init__(self, eq: Any, sample_rate: int) -> None:
-        self.eq = eq
-        self.sample_rate = sample_rate
+    audiomentations' EQ draws every band's Q internally; recording only frequency and gain left a
+    recorded EQ impossible to reproduce. Here frequency (mel-uniform, as audiomentations does), gain
+    and Q are drawn from the augmentor's generator, and ``applied_params`` reads back the values the
+    filters actually used (the mel round trip can move a frequency by ~1e-12 Hz).
+    """
+
+    def __init__(self, rng: np.random.Generator, min_gain_db: float, max_gain_db: float, sr: int) -> None:
+        import audiomentations as am
+        from audiomentations.core.utils import convert_frequency_to_mel, convert_mel_to_frequency
+
+        kinds = {
+            "low_shelf": am.LowShelfFilter,
+            "peaking": am.PeakingFilter,
+            "high_shelf": am.HighShelfFilter,
+        }
+        self.sample_rate = sr
+        self.filters: list[Any] = []
+        for kind, low_hz, high_hz, low_q, high_q in _EQ_BANDS:
+            mel = rng.uniform(convert_frequency_to_mel(low_hz), convert_frequency_to_mel(high_hz))
+            freq = float(convert_mel_to_frequency(mel))
+            gain = float(rng.uniform(min_gain_db, max_gain_db))
+            q = float(rng.uniform(low_q, high_q))
+            self.filters.append(
+                kinds[kind](
+                    min_center_freq=freq,
+                    max_center_freq=freq,
+                    min_gain_db=gain,
+                    max_gain_db=gain,
+                    min_q=q,
+                    max_q=q,
+                    p=1.0,
+                )
+            )
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.eq(x, self.sample_rate)
+        for band in self.filters:
+            x = band(x, self.sample_rate)
+        return x
+
+    def applied_params(self) -> dict[str, ParamValue]:
+        params: dict[str, ParamValue] = {}
+        for i, band in enumerate(self.filters, start=1):
+            params[f"band{i}_freq_hz"] = float(band.parameters["center_freq"])
+            params[f"band{i}_gain_db"] = float(band.parameters["gain_db"])
+            params[f"band{i}_q"] = float(band.parameters["q_factor"])
+        return params
+
+
+def _mp3_round_trip(transform: Any, x: np.ndarray, sr: int) -> np.ndarray:
+    """MP3 round trip of the whole clip, however short, at the recorded bitrate.
+
+    The clip is zero-padded (by ``_MP3_TAIL_PAD`` and up to the encoder's 100 ms minimum), encoded,
+    and cut back to its length. Without the padding the encoder refuses clips under 100 ms and
+    silences the last ~12 ms (44.1 kHz) of every clip. Zeros are what an encoder pads a stream's last
+    frame with anyway; the frames before the padding are identical to a direct encode.
+    """
+    n = x.shape[-1]
+    length = max(n + _MP3_TAIL_PAD, math.ceil(_MP3_MIN_SECONDS * sr))  # the encoder needs n >= 0.1 * sr
+    padded = np.zeros((*x.shape[:-1], length), dtype=np.float32)
+    padded[..., :n] = x
+    return np.ascontiguousarray(transform(padded, sr)[..., :n])

@@ -181,12 +181,16 @@ class TimeStretchConfig(EffectConfig):
 
 @dataclass
 class EQConfig(EffectConfig):
-    """Seven-band parametric EQ (``SevenBandParametricEQ``); each band's gain drawn in the range."""
+    """Seven-band parametric EQ (``SevenBandParametricEQ``'s bands); each band's gain drawn in the range.
+
+    Each band's centre frequency and Q are drawn in audiomentations' fixed ranges (shelves Q 0.1-0.999,
+    peaks 0.5-5) and recorded with the gain, so a recorded EQ can be rebuilt exactly.
+    """
 
     min_gain_db: float = -6.0
     max_gain_db: float = 6.0
     PARAM_NAMES: ClassVar[tuple[str, ...]] = tuple(
-        f"band{i}_{what}" for i in range(1, 8) for what in ("freq_hz", "gain_db")
+        f"band{i}_{what}" for i in range(1, 8) for what in ("freq_hz", "gain_db", "q")
     )
 
     def validate(self) -> None:
