@@ -1,24 +1,17 @@
-"""MIDI → audio through a SoundFont, using symusic's ``Synthesizer`` (prestosynth).
+"""Where SoundFonts come from, and the copy of one that prestosynth renders as its author meant.
 
-symusic is pinned below 0.6 because 0.6.0's ``Synthesizer.render`` is broken. Drum tracks
-(``Track.is_drum``, i.e. MIDI channel 10) are rendered from the SoundFont's percussion bank.
+Lookup: ``default_soundfont`` (TimGM6mb, shipped inside pretty_midi), ``find_system_soundfonts``
+(the folders Linux distributions install into) and ``resolve_soundfont`` (checked paths).
 
-Three defects of prestosynth (symusic 0.5.9's engine) are corrected here, each measured and tested:
-
-* **Root keys are ignored.** prestosynth pitches every sample from the sample header's original
-  pitch and ignores the zone's ``overridingRootKey``; multi-sampled instruments come out wildly
-  out of tune (TimGM6mb piano A4 sounded at ~1660 Hz, the acoustic snare 14 semitones low).
-* **Zones without an explicit sustain level render as ~5 ms clicks** (a quarter of TimGM6mb's
-  zones, e.g. acoustic snare 38, bongos, congas, cowbell).
-* **Velocity does not change loudness** (SoundFont modulators are not implemented, so the standard
-  velocity→attenuation modulator is missing; velocity only picks the sample layer).
-
-The first two are fixed by rendering from a *compatibility copy* of the SoundFont
-(``prestosynth_compatible_soundfont``): each zone with a root-key override points to a duplicate
-sample header whose original pitch is that root key, and zones lacking a sustain generator get the
-value prestosynth reads as full sustain. The copy is written once per SoundFont to a cache folder.
-Velocity is fixed by rendering one pass per distinct velocity and scaling it by ``velocity_gain(v)``
-= (v/127)², the -40·log10(127/v) dB curve of the SF2 default modulator (as FluidSynth applies it).
+Compatibility copy: prestosynth (symusic 0.5.9) ignores each zone's ``overridingRootKey`` (so
+multi-sampled instruments come out wildly out of tune: TimGM6mb piano A4 sounded at ~1660 Hz, the
+acoustic snare 14 semitones low) and renders zones without an explicit sustain level as ~5 ms
+clicks. ``prestosynth_compatible_soundfont`` writes a copy in which each zone with a root-key
+override points to a duplicate sample header whose original pitch is that root key, zones lacking a
+sustain generator no longer click because every zone's decay and release are set to the minimum
+and its sustain to full level: the renderer applies the SoundFont's own decay, sustain and release
+in decibels as FluidSynth does (see ``envelopes``; prestosynth ramps them linearly in amplitude).
+Only preset data is rewritten.
 """
 
 from __future__ import annotations
@@ -27,30 +20,23 @@ import functools
 import hashlib
 import os
 import struct
-from collections.abc import Iterable, Mapping
-from importlib import resources
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import symusic
 
 from shared_audio_core.files import atomic_write_bytes
 
 __all__ = [
     "SOUNDFONT_SUFFIXES",
     "SYSTEM_SOUNDFONT_DIRS",
-    "EmptyMidiError",
     "InvalidSoundFontError",
-    "MidiLoadError",
     "SoundFontNotFoundError",
     "default_soundfont",
-    "example_drum_midi",
     "find_system_soundfonts",
-    "load_score",
     "prestosynth_compatible_soundfont",
-    "render_midi",
     "resolve_soundfont",
-    "velocity_gain",
+    "sample_frames",
+    "soundfont_layout",
 ]
 
 SOUNDFONT_SUFFIXES: tuple[str, ...] = (".sf2", ".sf3")
@@ -77,14 +63,6 @@ class InvalidSoundFontError(ValueError):
     """The path exists but is not a .sf2/.sf3 file."""
 
 
-class MidiLoadError(ValueError):
-    """A MIDI file is missing or could not be parsed."""
-
-
-class EmptyMidiError(ValueError):
-    """The score has no notes, so there is nothing to render."""
-
-
 def default_soundfont() -> Path:
     """The General MIDI SoundFont ``TimGM6mb.sf2`` shipped inside pretty_midi (6 MB, always present)."""
     import pretty_midi
@@ -93,11 +71,6 @@ def default_soundfont() -> Path:
     if not path.is_file():
         raise SoundFontNotFoundError(f"pretty_midi's default SoundFont is missing: {path}")
     return path
-
-
-def example_drum_midi() -> Path:
-    """A ~10 s GM drum groove shipped with the package (made by ``benchmarks/make_example_groove.py``)."""
-    return Path(str(resources.files("shared_audio_core") / "data" / "example_drum_groove.mid"))
 
 
 def find_system_soundfonts(search_dirs: Iterable[str | Path] | None = None) -> list[Path]:
@@ -130,10 +103,21 @@ def resolve_soundfont(soundfont: str | Path | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------- SoundFont compatibility
-_COMPAT_REVISION = 2  # 2: SF3 copies duplicate compressed streams
+_COMPAT_REVISION = 3  # 2: SF3 copies duplicate compressed streams; 3: flat envelopes
+_GEN_DECAY_VOL_ENV = 36
 _GEN_SUSTAIN_VOL_ENV = 37
+_GEN_RELEASE_VOL_ENV = 38
+_GEN_KEYNUM_TO_VOL_ENV_DECAY = 40
+_FLATTENED_GENERATORS = (
+    _GEN_DECAY_VOL_ENV,
+    _GEN_SUSTAIN_VOL_ENV,
+    _GEN_RELEASE_VOL_ENV,
+    _GEN_KEYNUM_TO_VOL_ENV_DECAY,
+)
 _GEN_SAMPLE_ID = 53
 _GEN_OVERRIDING_ROOT_KEY = 58
+#: The SF2 minimum time, -12000 timecents (1 ms): decay and release of the copy.
+_MIN_TIMECENTS = -12000
 #: sustainVolEnv value that prestosynth 0.5.x renders as a held (full-level) sustain.
 _PRESTO_FULL_SUSTAIN = 1000
 _SHDR_SIZE = 46
@@ -160,7 +144,8 @@ def _riff_children(data: bytes | bytearray, start: int, end: int) -> list[tuple[
 def _patch_pdta(
     chunks: dict[bytes, bytes], *, compressed: bool = False, smpl_size: int = 0
 ) -> tuple[dict[bytes, bytes], list[tuple[int, int]]]:
-    """Return new ``ibag``/``igen``/``shdr`` chunk bodies with root keys and sustains made explicit.
+    """Return new ``ibag``/``igen``/``shdr`` chunk bodies: root keys made explicit and every sample
+    zone's volume envelope flat from its hold to its note-off (minimal decay and release).
 
     Also returns the ``(start, end)`` byte ranges of the ``smpl`` chunk to append to it: in an SF3
     (``compressed``) a sample is an Ogg Vorbis stream addressed by byte offsets, so a copy cannot
@@ -211,10 +196,14 @@ def _patch_pdta(
                     for gen in zone:
                         if gen[0] == _GEN_SAMPLE_ID:
                             gen[1] = copies[(sample, root)]
-                if _GEN_SUSTAIN_VOL_ENV not in ops and _GEN_SUSTAIN_VOL_ENV not in global_gens:
-                    zone.insert(
-                        len(zone) - 1, [_GEN_SUSTAIN_VOL_ENV, _PRESTO_FULL_SUSTAIN]
-                    )  # sampleID stays last
+                # the renderer applies decay, sustain and release itself (``envelopes``): the copy
+                # holds every voice at full level from the end of its hold to its note-off.
+                zone = [gen for gen in zone if gen[0] not in _FLATTENED_GENERATORS]
+                zone[-1:-1] = [
+                    [_GEN_DECAY_VOL_ENV, _MIN_TIMECENTS & 0xFFFF],
+                    [_GEN_SUSTAIN_VOL_ENV, _PRESTO_FULL_SUSTAIN],
+                    [_GEN_RELEASE_VOL_ENV, _MIN_TIMECENTS & 0xFFFF],
+                ]  # sampleID stays last
             new_bags.append((len(new_gens), bags[bag][1]))
             new_gens.extend(zone)
     new_bags.append((len(new_gens), bags[-1][1]))
@@ -234,8 +223,19 @@ def _chunk_bytes(chunk_id: bytes, body: bytes) -> bytes:
     return chunk_id + struct.pack("<I", len(body)) + body + (b"\0" if len(body) & 1 else b"")
 
 
-def _build_compatible_copy(source: Path, target: Path) -> None:
-    data = bytearray(source.read_bytes())
+@dataclass(frozen=True)
+class _Layout:
+    """The RIFF structure of a SoundFont: top-level chunks, the sdta/pdta children and their bodies."""
+
+    top: list[tuple[bytes, int, int]]
+    version: int
+    sdta_children: list[tuple[bytes, int, int]]
+    pdta_children: list[tuple[bytes, int, int]]
+    chunks: dict[bytes, bytes]
+    smpl: bytes
+
+
+def _layout(source: Path, data: bytes | bytearray) -> _Layout:
     if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
         raise InvalidSoundFontError(f"{source}: not a RIFF 'sfbk' SoundFont")
     top = _riff_children(data, 12, len(data))
@@ -251,8 +251,36 @@ def _build_compatible_copy(source: Path, target: Path) -> None:
     smpl = next((bytes(data[s:e]) for cid, s, e in sdta_children if cid == b"smpl"), None)
     if missing or smpl is None:
         raise InvalidSoundFontError(f"{source}: SoundFont data lacks chunks {missing or ['smpl']}")
+    return _Layout(top, version, sdta_children, pdta_children, chunks, smpl)
+
+
+def soundfont_layout(soundfont: str | Path) -> _Layout:
+    """The RIFF layout of a SoundFont: version, chunk positions and the preset-data chunk bodies."""
+    path = resolve_soundfont(soundfont)
+    return _layout(path, path.read_bytes())
+
+
+def sample_frames(ogg_stream: bytes, soundfont: str | Path) -> int:
+    """Frames of one SF3 sample (an Ogg Vorbis stream cut from the ``smpl`` chunk of ``soundfont``)."""
+    import io
+
+    import soundfile
+
     try:
-        patched, appended = _patch_pdta(chunks, compressed=version >= 3, smpl_size=len(smpl))
+        return int(soundfile.info(io.BytesIO(ogg_stream)).frames)
+    except (RuntimeError, soundfile.LibsndfileError) as exc:
+        raise InvalidSoundFontError(
+            f"{soundfont}: cannot decode one of its compressed samples ({exc})"
+        ) from exc
+
+
+def _build_compatible_copy(source: Path, target: Path) -> None:
+    data = bytearray(source.read_bytes())
+    layout = _layout(source, data)
+    top, sdta_children, pdta_children = layout.top, layout.sdta_children, layout.pdta_children
+    chunks, smpl = dict(layout.chunks), layout.smpl
+    try:
+        patched, appended = _patch_pdta(chunks, compressed=layout.version >= 3, smpl_size=len(smpl))
     except (ValueError, struct.error, IndexError) as exc:
         raise InvalidSoundFontError(f"{source}: cannot rewrite SoundFont preset data ({exc})") from exc
     chunks.update(patched)
@@ -305,114 +333,3 @@ def prestosynth_compatible_soundfont(
     stat = source.stat()
     folder = Path(cache_dir) if cache_dir is not None else _cache_root() / "soundfonts"
     return _compatible_copy(str(source), stat.st_mtime_ns, stat.st_size, str(folder))
-
-
-def velocity_gain(velocity: int | np.ndarray) -> float | np.ndarray:
-    """Amplitude factor of the SF2 default velocity modulator: (v/127)², i.e. 40·log10(v/127) dB."""
-    return (np.asarray(velocity, dtype=np.float64) / 127.0) ** 2
-
-
-@functools.lru_cache(maxsize=8)
-def _synthesizer(soundfont: str, sample_rate: int, quality: int) -> symusic.Synthesizer:
-    # Loading a SoundFont parses the whole sample bank; reuse one synthesizer per configuration.
-    return symusic.Synthesizer(soundfont, sample_rate=sample_rate, quality=quality)
-
-
-def load_score(midi: str | Path | symusic.Score) -> symusic.Score:
-    """Return a ``symusic.Score``; a path is parsed with errors that name the file."""
-    if isinstance(midi, symusic.Score):
-        return midi
-    path = Path(midi)
-    if not path.is_file():
-        raise MidiLoadError(f"MIDI file not found: {path}")
-    try:
-        return symusic.Score(str(path))
-    except Exception as exc:  # symusic raises plain RuntimeError/ValueError from C++
-        raise MidiLoadError(f"{path}: cannot parse MIDI ({exc})") from exc
-
-
-def render_midi(
-    midi: str | Path | symusic.Score,
-    soundfont: str | Path | None = None,
-    sample_rate: int = 44100,
-    *,
-    quality: int = 0,
-    velocity_dynamics: bool = True,
-    sf2_compat: bool = True,
-    drum_key_map: Mapping[int, int] | None = None,
-) -> np.ndarray:
-    """Render a MIDI file or ``Score`` to float32 mono audio ``[n]`` at ``sample_rate``.
-
-    ``velocity_dynamics`` applies the velocity→loudness curve prestosynth lacks and ``sf2_compat``
-    renders from ``prestosynth_compatible_soundfont`` (see module doc); turn them off only to get
-    prestosynth's raw output. ``drum_key_map`` optionally remaps drum-track keys (e.g. ``{38: 40}``).
-    The length equals the score's end time (last note-off); release tails past it are cut. The
-    level is not normalised (dense scores can exceed 1.0, so use ``audio.peak_normalize`` before
-    writing integer PCM).
-    """
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    score = load_score(midi)
-    if score.note_num() == 0:
-        name = midi if not isinstance(midi, symusic.Score) else "<score>"
-        raise EmptyMidiError(f"{name}: the score has no notes to render")
-    sf_path = resolve_soundfont(soundfont)
-    synth_path = prestosynth_compatible_soundfont(sf_path) if sf2_compat else sf_path
-    try:
-        synth = _synthesizer(str(synth_path), int(sample_rate), int(quality))
-    except (RuntimeError, OSError, ValueError) as exc:  # prestosynth's C++ loader errors
-        raise InvalidSoundFontError(f"{sf_path}: prestosynth cannot load this SoundFont ({exc})") from exc
-
-    layers = _velocity_layers(score, drum_key_map or {}, split=velocity_dynamics)
-    mono = np.zeros(0, dtype=np.float32)
-    for gain, layer in layers:
-        rendered = np.asarray(synth.render(layer, stereo=False), dtype=np.float32)
-        channel = rendered[0] if rendered.ndim == 2 and rendered.shape[0] == 1 else rendered.reshape(-1)
-        if channel.shape[0] > mono.shape[0]:
-            mono = np.concatenate([mono, np.zeros(channel.shape[0] - mono.shape[0], dtype=np.float32)])
-        mono[: channel.shape[0]] += np.float32(gain) * channel
-    if not np.all(np.isfinite(mono)):
-        raise RuntimeError(f"synthesizer produced non-finite samples with SoundFont {sf_path}")
-    return mono
-
-
-def _velocity_layers(
-    score: symusic.Score, drum_key_map: Mapping[int, int], *, split: bool
-) -> list[tuple[float, symusic.Score]]:
-    """Split the score into one score per distinct velocity (with its gain), remapping drum keys.
-
-    Controllers, pedals and pitch bends are dropped: prestosynth ignores them anyway.
-    """
-    tick_score = score if isinstance(score.ttype, symusic.core.Tick) else score.to("tick")
-    tracks = []
-    for track in tick_score.tracks:
-        notes = track.notes.numpy()
-        if track.is_drum and drum_key_map:
-            pitch = notes["pitch"].copy()
-            for src, dst in drum_key_map.items():
-                pitch[notes["pitch"] == src] = dst
-            notes["pitch"] = pitch
-        tracks.append((track, notes))
-    all_velocities = np.concatenate([n["velocity"] for _, n in tracks]).astype(np.int64)
-    groups: list[int | None] = sorted(set(all_velocities.tolist())) if split else [None]
-
-    layers: list[tuple[float, symusic.Score]] = []
-    for velocity in groups:
-        layer = symusic.Score(tick_score.ticks_per_quarter)
-        layer.tempos = tick_score.tempos.copy()
-        layer.time_signatures = tick_score.time_signatures.copy()
-        for track, notes in tracks:
-            keep = (
-                np.ones(len(notes["velocity"]), dtype=bool)
-                if velocity is None
-                else notes["velocity"] == velocity
-            )
-            if not keep.any():
-                continue
-            new_track = symusic.Track(track.name, track.program, track.is_drum)
-            new_track.notes = symusic.Note.from_numpy(
-                notes["time"][keep], notes["duration"][keep], notes["pitch"][keep], notes["velocity"][keep]
-            )
-            layer.tracks.append(new_track)
-        layers.append((1.0 if velocity is None else float(velocity_gain(velocity)), layer))
-    return layers
