@@ -9,7 +9,14 @@
 from ._base import SPECIAL_TOKENS, MidiTokenizerBase, TokenIds
 from ._midi import MidiSource, load_score
 from .drums import DrumTokenizer, DrumTokenizerConfig
-from .errors import InvalidTokenError, MidiContentError, MidiError, MidiLoadError, TokenizerConfigError
+from .errors import (
+    InvalidTokenError,
+    MidiContentError,
+    MidiError,
+    MidiLoadError,
+    TokenizerConfigError,
+    TooManyBarsError,
+)
 from .features import CONTINUOUS_FEATURE_NAMES, extract_continuous_features
 from .piano import PianoTokenizer, PianoTokenizerConfig
 
@@ -28,6 +35,7 @@ __all__ = [
     "PianoTokenizerConfig",
     "TokenIds",
     "TokenizerConfigError",
+    "TooManyBarsError",
     "extract_continuous_features",
     "load_score",
 ]

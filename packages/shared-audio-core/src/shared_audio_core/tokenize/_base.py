@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Self
 import miditok
 import symusic
 from miditok import TokSequence
+from miditok.utils import get_bars_ticks
 from symusic.core import ScoreTick
 
 from ._midi import MidiSource, load_score, source_name
@@ -119,6 +120,13 @@ class MidiTokenizerBase(ABC):
         """Velocity values tokens can represent; a note's velocity is snapped to the nearest one."""
         return tuple(int(v) for v in self._tok.velocities)
 
+    @property
+    def tempo_bins(self) -> tuple[float, ...]:
+        """BPM values Tempo tokens can represent (empty without tempos); a tempo snaps to the nearest."""
+        if not self._tok.config.use_tempos:
+            return ()
+        return tuple(float(t) for t in self._tok.tempos)
+
     def _special_id(self, name: str) -> int:
         return int(self._base_vocab()[f"{name}_None"])
 
@@ -167,7 +175,8 @@ class MidiTokenizerBase(ABC):
         return str(self._tok[index])
 
     # ---------------------------------------------------------------------------------- encode
-    def _encode_music(self, midi: MidiSource) -> TokenIds:
+    def _preprocessed(self, midi: MidiSource) -> tuple[ScoreTick, str]:
+        """The one-track, miditok-preprocessed score that is tokenized, and the source's name."""
         name = source_name(midi)
         score = self._prepare_score(load_score(midi), name)
         self._check_time_signatures(score, name)
@@ -176,6 +185,23 @@ class MidiTokenizerBase(ABC):
             raise MidiContentError(
                 f"{name}: no notes left after miditok preprocessing (all outside the pitch range?)"
             )
+        return score, name
+
+    def count_bars(self, midi: MidiSource) -> int:
+        """Bars up to the last note onset, counted as miditok does (size ``octuple_max_bars`` from it).
+
+        Raises:
+            MidiLoadError / MidiContentError: as for :meth:`encode`.
+        """
+        return bar_count(self._preprocessed(midi)[0])
+
+    def _check_limits(self, score: ScoreTick, name: str) -> None:
+        """Refuse a preprocessed score miditok would silently shorten (default: no limit)."""
+        del score, name
+
+    def _encode_music(self, midi: MidiSource) -> TokenIds:
+        score, name = self._preprocessed(midi)
+        self._check_limits(score, name)
         sequences = self._tok.encode(score, no_preprocess_score=True)
         if isinstance(sequences, TokSequence):
             sequences = [sequences]
@@ -312,6 +338,11 @@ class MidiTokenizerBase(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vocab_size={self.vocab_size}, config={self.config!r})"
+
+
+def bar_count(score: ScoreTick) -> int:
+    """Bars up to the last note onset, exactly the count miditok's Octuple clips a score by."""
+    return len(get_bars_ticks(score, only_notes_onsets=True))
 
 
 def miditok_time_signature_range(spec: Sequence[Sequence[Any]]) -> dict[int, list[int]]:

@@ -39,7 +39,8 @@ class DrumTokenizerConfig(ConfigDictMixin):
         use_durations: drum hits are one-shots, so by default no Duration tokens are emitted and
             decoded hits get miditok's fixed short duration.
         max_duration_beats: longest Duration token when ``use_durations``.
-        use_tempos / num_tempos / tempo_range: ``Tempo`` tokens (default: exact 5-BPM grid 40–250).
+        use_tempos / num_tempos / tempo_range: ``Tempo`` tokens (default: a 1-BPM grid over 40–250, so
+            every integer BPM round-trips exactly; tempos outside the range snap to its nearest end).
         use_time_signatures / time_signature_range: ``TimeSig`` tokens for the listed metres.
         extra_tokens: tokens appended after miditok's vocabulary, in order, e.g. ``"Style_jdilla"``,
             ``"TempoBin_90"``; format ``Type_value``. They are for conditioning: ``encode`` can place
@@ -53,7 +54,7 @@ class DrumTokenizerConfig(ConfigDictMixin):
     use_durations: bool = False
     max_duration_beats: int = 4
     use_tempos: bool = True
-    num_tempos: int = 43
+    num_tempos: int = 211
     tempo_range: tuple[float, float] = (40.0, 250.0)
     use_time_signatures: bool = True
     time_signature_range: tuple[tuple[int, tuple[int, ...]], ...] = DEFAULT_TIME_SIGNATURE_RANGE

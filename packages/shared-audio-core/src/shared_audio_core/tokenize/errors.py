@@ -12,6 +12,7 @@ __all__ = [
     "MidiError",
     "MidiLoadError",
     "TokenizerConfigError",
+    "TooManyBarsError",
 ]
 
 
@@ -25,6 +26,19 @@ class MidiLoadError(MidiError):
 
 class MidiContentError(MidiError):
     """A MIDI file loads but has nothing the tokenizer can use (no piano notes, no drum track...)."""
+
+
+class TooManyBarsError(MidiContentError):
+    """A score has more bars than the tokenizer can number (Octuple's ``octuple_max_bars``).
+
+    miditok would clip the score to the limit and drop every later note with only a warning;
+    raising keeps a corpus from losing notes unnoticed. ``bars`` and ``limit`` give the sizes.
+    """
+
+    def __init__(self, message: str, *, bars: int, limit: int) -> None:
+        super().__init__(message)
+        self.bars = bars
+        self.limit = limit
 
 
 class InvalidTokenError(MidiError):

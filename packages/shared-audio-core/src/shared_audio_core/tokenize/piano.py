@@ -13,10 +13,11 @@ from ._base import (
     SPECIAL_TOKENS,
     ConfigDictMixin,
     MidiTokenizerBase,
+    bar_count,
     miditok_beat_res,
     miditok_time_signature_range,
 )
-from .errors import MidiContentError, TokenizerConfigError
+from .errors import MidiContentError, TokenizerConfigError, TooManyBarsError
 
 __all__ = ["DEFAULT_TIME_SIGNATURE_RANGE", "PianoTokenizer", "PianoTokenizerConfig"]
 
@@ -53,12 +54,15 @@ class PianoTokenizerConfig(ConfigDictMixin):
             Position grid uses the largest resolution (default 8 per beat = 32nd notes).
         num_velocities: velocity bins, evenly spaced over 0–127.
         use_sustain_pedal: emit ``Pedal``/``PedalOff`` tokens from CC64 (REMI only; Octuple has none).
-        use_tempos / num_tempos / tempo_range: ``Tempo`` tokens on a linear grid; the default
-            43 bins over 40–250 BPM is exactly a 5-BPM grid, so 120 BPM survives a round trip.
+        use_tempos / num_tempos / tempo_range: ``Tempo`` tokens on a linear grid of
+            ``(high - low) / (num_tempos - 1)`` BPM; the default 211 bins over 40–250 is a 1-BPM grid,
+            so every integer BPM survives a round trip (a coarser grid shifts every later onset).
+            Tempos outside the range snap to its nearest end.
         use_time_signatures / time_signature_range: ``TimeSig`` tokens for the listed metres.
         octuple: use miditok Octuple instead of REMI; then every id is a row of 7 field ids
             ``[pitch, position, bar, velocity, duration, tempo, time_sig]``.
-        octuple_max_bars: number of Bar embeddings in Octuple; longer pieces are truncated by miditok.
+        octuple_max_bars: number of Bar embeddings in Octuple. ``encode`` raises ``TooManyBarsError``
+            for a longer piece (miditok would drop the notes past it); size it with ``count_bars``.
         program: MIDI program written on decode (0 = acoustic grand).
         output_ticks_per_quarter: time resolution of decoded Scores.
     """
@@ -68,7 +72,7 @@ class PianoTokenizerConfig(ConfigDictMixin):
     num_velocities: int = 32
     use_sustain_pedal: bool = True
     use_tempos: bool = True
-    num_tempos: int = 43
+    num_tempos: int = 211
     tempo_range: tuple[float, float] = (40.0, 250.0)
     use_time_signatures: bool = True
     time_signature_range: tuple[tuple[int, tuple[int, ...]], ...] = field(
@@ -153,6 +157,19 @@ class PianoTokenizer(MidiTokenizerBase):
         piano.sort()
         merged.tracks.append(piano)
         return merged
+
+    def _check_limits(self, score: ScoreTick, name: str) -> None:
+        if not self.config.octuple:
+            return
+        limit = self.config.octuple_max_bars
+        bars = bar_count(score)
+        if bars > limit:
+            raise TooManyBarsError(
+                f"{name}: {bars} bars but octuple_max_bars is {limit}; miditok would drop every note "
+                f"after bar {limit}. Use PianoTokenizerConfig(octuple=True, octuple_max_bars={bars}) or more.",
+                bars=bars,
+                limit=limit,
+            )
 
     def _decoded_track(self) -> tuple[int, bool, str]:
         return self.config.program, False, "Piano"
