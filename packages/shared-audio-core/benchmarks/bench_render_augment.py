@@ -71,7 +71,11 @@ def main() -> None:
 
     cpu, wall = measure(lambda _: render_midi(midi, sample_rate=SAMPLE_RATE), args.repeats, "render")
     rows.append(
-        ("render (TimGM6mb: pedal, SF2 envelopes, velocity)", clip_s * args.repeats / cpu, clip_s * args.repeats / wall)
+        (
+            "render (TimGM6mb: pedal, SF2 envelopes, velocity)",
+            clip_s * args.repeats / cpu,
+            clip_s * args.repeats / wall,
+        )
     )
 
     with tempfile.TemporaryDirectory() as ir_cache:

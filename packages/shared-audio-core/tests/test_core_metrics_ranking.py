@@ -48,6 +48,27 @@ def test_pairwise_threshold_is_inclusive_and_dimension_can_be_empty():
     assert m.pairwise_accuracy([1.0, -1.0], [0.9, 0.1], [0.1, 0.9]).per_dimension == (1.0,)
 
 
+def test_pairwise_threshold_is_robust_to_float_rounding():
+    # In float64 0.55 - 0.50 = 0.05000000000000004 and 0.35 - 0.30 = 0.04999999999999999: the same
+    # |Δ| = 0.05 was counted once and ignored once. Both lie on the threshold, so both count.
+    res = m.pairwise_accuracy([1.0, 1.0], [0.55, 0.35], [0.50, 0.30], threshold=0.05)
+    assert res.n_evaluated == (2,) and res.overall == 1.0
+    # The same in float32, whose rounding (~1e-8 here) exceeds the 1e-9 absolute slack.
+    f32 = m.pairwise_accuracy(
+        torch.tensor([1.0, 1.0]), torch.tensor([0.55, 0.35]), torch.tensor([0.50, 0.30]), threshold=0.05
+    )
+    assert f32.n_evaluated == (2,)
+    # Genuinely below the threshold is still ignored; so is a Δ that is only rounding noise.
+    assert m.pairwise_accuracy([1.0, 1.0], [0.55, 0.349], [0.50, 0.30]).n_evaluated == (1,)
+    noise = m.pairwise_accuracy([1.0, 1.0], [0.3, 0.9], [0.1 + 0.2, 0.1], threshold=0.0)
+    assert noise.n_evaluated == (1,) and noise.overall == 1.0
+    # ranking_calibration uses the same rule: both on-threshold pairs are kept.
+    rank = m.ranking_calibration([1.0, 1.0], [0.55, 0.35], [0.50, 0.30], threshold=0.05)
+    assert int(rank.bin_counts.sum()) == 2
+    within = m.pairwise_accuracy_within_pieces([[0.9], [0.1]], [[0.35], [0.30]], ["a", "a"])
+    assert within.n_evaluated == (1,)
+
+
 def test_pairwise_all_ambiguous_raises():
     with pytest.raises(UndefinedMetricError, match="all 4 entries"):
         m.pairwise_accuracy([[1.0, -1.0], [1.0, 1.0]], [[0.5, 0.5], [0.51, 0.5]], [[0.5, 0.5], [0.5, 0.5]])
@@ -105,6 +126,28 @@ def test_ece_empty_bins_and_confidence_one():
     assert one.to_dict()["bin_counts"][-1] == 2
 
 
+def test_ece_values_on_bin_edges_open_their_bin():
+    # Edges 0, .1, …, 1: each k/10 opens bin k (1.0 closes the last bin). linspace's third edge is
+    # 0.30000000000000004, which put a confidence of 0.3 into bin 2.
+    conf = [k / 10 for k in range(11)]
+    correct = [1, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1]
+    res = m.expected_calibration_error(conf, correct, n_bins=10)
+    np.testing.assert_array_equal(res.bin_counts, [1] * 9 + [2])
+    assert res.bin_edges.tolist() == conf
+    # Hand value: bins 0–8 hold one value k/10 each, |acc − k/10|; bin 9 holds .9 ✗ and 1.0 ✓.
+    per_bin = [abs(correct[k] - k / 10) for k in range(9)] + [2 * abs(0.5 - 0.95)]
+    assert res.ece == pytest.approx(sum(per_bin) / 11, rel=1e-12)
+    assert res.bin_confidence[3] == 0.3 and res.bin_accuracy[3] == 0.0
+    hundred = m.expected_calibration_error([k / 100 for k in range(100)], [1] * 100, n_bins=100)
+    np.testing.assert_array_equal(hundred.bin_counts, [1] * 100)  # 0.29 · 100 = 28.999999999999996
+    # float32 confidences are compared in float32: float32(0.7) < 0.7 is still on the edge 7/10.
+    f32 = m.expected_calibration_error(np.array([0.3, 0.7], dtype=np.float32), [1, 1], n_bins=10)
+    assert f32.bin_counts[3] == 1 and f32.bin_counts[7] == 1
+    probs = torch.tensor([[0.3, 0.2, 0.5], [0.7, 0.2, 0.1]])
+    cls = m.classification_calibration(probs, [2, 0], n_bins=10)
+    assert cls.bin_counts[5] == 1 and cls.bin_counts[7] == 1
+
+
 def test_ece_input_errors():
     with pytest.raises(MetricInputError, match=r"\[0, 1\]"):
         m.expected_calibration_error([1.2], [1])
@@ -151,13 +194,28 @@ def test_robustness_report_hand_values():
     assert res.pearson_per_dimension == pytest.approx((1.0, 3 / math.sqrt(84)))
     assert res.mean_pearson == pytest.approx((1 + 3 / math.sqrt(84)) / 2)
     assert res.score_drop_pct is None
-    # With targets = clean: clean R² = 1; augmented flattened residuals (0,0,0,-1,0,2) → 1 - 5/4.
+    # With targets = clean: clean R² = 1; augmented per dimension: dim 0 → 1, dim 1 residuals
+    # (0, 1, -2) over SS_tot 2 → 1 - 5/2; the default metric is their mean, -0.25.
     with_targets = m.robustness_report(clean, aug, targets=clean)
     assert with_targets.clean_metric == pytest.approx(1.0)
     assert with_targets.augmented_metric == pytest.approx(-0.25)
     assert with_targets.score_drop_pct == pytest.approx(125.0)
     with pytest.raises(UndefinedMetricError, match="dimension 1"):
         m.robustness_report(clean, np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 2.0]]))
+
+
+def test_score_drop_defaults_to_per_dimension_r2():
+    # Dimension means 0.2 / 0.8 make pooled R² flattering: dimension 0 collapses to its mean under
+    # augmentation, a ~50 % drop per dimension that pooled R² reports as 3.4 % (under a 15 % veto).
+    targets = np.array([[0.1, 0.7], [0.2, 0.8], [0.3, 0.9]])
+    clean = targets + np.array([[0.01, 0.0], [-0.01, 0.0], [0.0, 0.01]])
+    aug = np.array([[0.2, 0.7], [0.2, 0.8], [0.2, 0.9]])  # dimension 0 predicts its mean
+    res = m.robustness_report(clean, aug, targets=targets, on_constant="zero")
+    assert res.clean_metric == m.r2(clean, targets)
+    assert res.augmented_metric == pytest.approx((0.0 + 1.0) / 2)
+    assert res.score_drop_pct == pytest.approx(m.score_drop_pct(m.r2(clean, targets), 0.5))
+    assert m.score_drop_pct(m.r2_pooled(clean, targets), m.r2_pooled(aug, targets)) < 5.0
+    assert res.score_drop_pct > 45.0
 
 
 # ----------------------------------------------------------------------------------- baselines
@@ -188,7 +246,8 @@ def test_evaluate_baselines():
     table = m.evaluate_baselines(x_train, x_train @ w + 0.5, x_test, x_test @ w + 0.5, seed=1)
     assert set(table) == {"random", "train_mean", "linear_regression"}
     assert table["linear_regression"]["r2"] == pytest.approx(1.0)
-    assert table["train_mean"]["r2_mean"] <= 0.0  # a constant never beats the test mean per column
+    assert table["train_mean"]["r2"] <= 0.0  # a constant never beats the test mean per column
+    assert table["train_mean"]["r2_pooled"] > table["train_mean"]["r2"]
     # Pooled over dimensions the train-mean predictions differ per column, so Pearson is defined;
     # with one dimension they are constant and reported as 0.0 (on_constant="zero").
     single = m.evaluate_baselines(x_train, x_train @ w[:, 0], x_test, x_test @ w[:, 0])
@@ -229,7 +288,8 @@ def test_metrics_suite_full_report():
         difficulties=[1.0, 2.0, 3.0, 4.0],
         augmented_predictions=preds + np.array([[0.01, -0.02], [0.0, 0.01], [-0.01, 0.0], [0.02, 0.0]]),
     )
-    assert row["r2"] == pytest.approx(m.r2(preds, targets))
+    assert row["r2"] == m.r2(preds, targets)
+    assert row["r2_pooled"] == m.r2_pooled(preds, targets)
     # Piece a: dim0 logit .8 Δ .6 ✓, dim1 logit -.5 Δ -.3 ✓; piece b: dim0 .1 vs -.3 ✗, dim1 -.2 vs -.1 ✓.
     assert row["pairwise"] == pytest.approx(3 / 4)
     assert row["difficulty_rho"] == pytest.approx(
@@ -239,16 +299,21 @@ def test_metrics_suite_full_report():
     assert row["robustness_pearson"] == pytest.approx(
         np.mean([np.corrcoef(preds[:, d], augmented[:, d])[0, 1] for d in range(2)]), rel=1e-6
     )
-    # pooled R² drops from clean to augmented predictions: (R²_clean − R²_aug) / R²_clean · 100
-    r2_clean = 1 - np.sum((preds - targets) ** 2) / np.sum((targets - targets.mean()) ** 2)
-    r2_aug = 1 - np.sum((augmented - targets) ** 2) / np.sum((targets - targets.mean()) ** 2)
-    assert row["score_drop_pct"] == pytest.approx((r2_clean - r2_aug) / r2_clean * 100, rel=1e-5)
+
+    # Mean per-dimension R² drops from clean to augmented: (R²_clean − R²_aug) / R²_clean · 100.
+    # (Pooled R² would even report a -1.8 % "drop", i.e. an improvement.)
+    def mean_r2(p: np.ndarray) -> float:
+        return float(np.mean(1 - ((p - targets) ** 2).sum(0) / ((targets - targets.mean(0)) ** 2).sum(0)))
+
+    r2_clean, r2_aug = mean_r2(preds), mean_r2(augmented)
+    assert row["score_drop_pct"] == pytest.approx((r2_clean - r2_aug) / r2_clean * 100, rel=1e-9)
+    assert row["score_drop_pct"] == pytest.approx(6.3195164, rel=1e-6)
     explicit = suite.full_report(preds, targets, pair_logits=[1.0], labels_a=[0.9], labels_b=[0.1])
     assert explicit["pairwise"] == 1.0
     with pytest.raises(MetricInputError, match="together"):
         suite.full_report(preds, targets, pair_logits=[1.0])
     assert suite.pairwise_accuracy([1.0], [0.9], [0.1]).overall == 1.0
-    assert suite.regression_r2(preds, targets) == pytest.approx(row["r2"])
+    assert suite.regression_r2(preds, targets) == row["r2"]
     assert m.format_comparison_table({"model": row}).count("**") == 2 * len(row)
 
 

@@ -10,9 +10,23 @@ import torch
 
 from .errors import MetricInputError
 
-__all__ = ["ArrayLike", "as_2d", "as_float", "as_labels", "check_same_shape"]
+__all__ = [
+    "ABS_TOLERANCE",
+    "ArrayLike",
+    "as_2d",
+    "as_float",
+    "as_labels",
+    "check_same_shape",
+    "input_dtype",
+]
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[Any]
+
+# Absolute slack for comparisons against user thresholds: float64 rounding makes 0.35 - 0.30 fall
+# just below 0.05 while 0.55 - 0.50 lands just above it.
+ABS_TOLERANCE = 1e-9
+
+_NUMPY_FLOATS = {np.dtype(np.float16): torch.float16, np.dtype(np.float32): torch.float32}
 
 
 def _to_tensor(x: Any, name: str) -> torch.Tensor:
@@ -22,6 +36,25 @@ def _to_tensor(x: Any, name: str) -> torch.Tensor:
         return torch.as_tensor(np.asarray(x))
     except (TypeError, ValueError, RuntimeError) as err:
         raise MetricInputError(f"{name}: cannot convert {type(x).__name__} to an array: {err}") from err
+
+
+def input_dtype(*xs: ArrayLike) -> torch.dtype:
+    """The coarsest floating dtype the inputs arrive in (float64 for integers, booleans, lists).
+
+    Metrics compute in float64, but a float32 ``0.7`` is not the float64 ``0.7``: comparisons with
+    bin edges and thresholds use this dtype's precision so such values are not misclassified.
+    """
+    dtypes = [_dtype(x) for x in xs]
+    return max(dtypes, key=lambda d: torch.finfo(d).eps)
+
+
+def _dtype(x: ArrayLike) -> torch.dtype:
+    if isinstance(x, torch.Tensor):
+        return x.dtype if x.is_floating_point() else torch.float64
+    try:
+        return _NUMPY_FLOATS.get(np.asarray(x).dtype, torch.float64)
+    except (TypeError, ValueError):
+        return torch.float64
 
 
 def as_float(x: ArrayLike, name: str, *, ndim: tuple[int, ...] = (1, 2)) -> torch.Tensor:

@@ -1,8 +1,12 @@
 """Expected calibration error and reliability-diagram data.
 
-Bins are equal-width over [0, 1]: bin ``i`` holds confidences in ``[e_i, e_{i+1})`` and the last
-bin is closed, ``[e_{n-1}, 1]``. (torchmetrics' ``binary_calibration_error`` puts a confidence of
-exactly 1.0 into an extra bin of its own; otherwise the two agree.)
+Bins are equal-width over [0, 1] with edges ``e_i = i / n_bins``: bin ``i`` holds confidences in
+``[e_i, e_{i+1})`` (left-closed) and the last bin is closed, ``[e_{n-1}, 1]``. A confidence equal to
+an edge — compared in the confidences' own precision, so float32 ``0.7`` is on the edge 7/10 —
+belongs to the bin that edge opens. Edges are ``i / n_bins`` rounded once, not a float ``linspace``
+(whose ``3 · 0.1 = 0.30000000000000004`` would put a confidence of 0.3 into the bin below).
+(torchmetrics' ``binary_calibration_error`` puts a confidence of exactly 1.0 into an extra bin of
+its own and bins with ``linspace``; otherwise the two agree.)
 ``ECE = Σ_b (n_b / N) · |accuracy_b − confidence_b|``. Empty bins report confidence and accuracy 0
 with count 0 — read ``bin_counts`` before plotting them.
 """
@@ -14,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._convert import ArrayLike, as_2d, as_float, as_labels, check_same_shape
+from ._convert import ArrayLike, as_2d, as_float, as_labels, check_same_shape, input_dtype
 from .errors import MetricInputError, UndefinedMetricError
+from .ranking import decisive
 
 __all__ = [
     "CalibrationResult",
@@ -53,6 +58,10 @@ def expected_calibration_error(
     confidences: ArrayLike, correct: ArrayLike, *, n_bins: int = 10
 ) -> CalibrationResult:
     """ECE of confidences in [0, 1] against 0/1 (or boolean) correctness, same shape, any of ``[N]``/``[N, D]``."""
+    return _ece(confidences, correct, n_bins, input_dtype(confidences))
+
+
+def _ece(confidences: ArrayLike, correct: ArrayLike, n_bins: int, dtype: torch.dtype) -> CalibrationResult:
     if n_bins < 1:
         raise MetricInputError(f"n_bins must be >= 1, got {n_bins}")
     conf = as_float(confidences, "confidences").reshape(-1)
@@ -62,8 +71,9 @@ def expected_calibration_error(
         raise MetricInputError("confidences must lie in [0, 1]")
     if not torch.isin(hit, torch.tensor([0.0, 1.0], dtype=hit.dtype)).all():
         raise MetricInputError("correct must be 0/1 or boolean")
-    edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64)
-    index = (torch.bucketize(conf, edges, right=True) - 1).clamp(max=n_bins - 1)
+    edges = torch.arange(n_bins + 1, dtype=torch.float64) / n_bins  # each edge rounded once
+    inner = edges[1:-1].to(dtype).to(torch.float64)  # as the confidences' dtype rounds them
+    index = torch.bucketize(conf, inner, right=True)  # number of inner edges <= conf
     counts = torch.zeros(n_bins, dtype=torch.float64).scatter_add_(0, index, torch.ones_like(conf))
     conf_sum = torch.zeros(n_bins, dtype=torch.float64).scatter_add_(0, index, conf)
     hit_sum = torch.zeros(n_bins, dtype=torch.float64).scatter_add_(0, index, hit)
@@ -97,7 +107,7 @@ def classification_calibration(
     if int(y.max()) >= probs.shape[1]:
         raise MetricInputError(f"target labels must be < {probs.shape[1]} (number of classes)")
     confidence, predicted = probs.max(dim=1)
-    return expected_calibration_error(confidence, predicted == y, n_bins=n_bins)
+    return _ece(confidence, predicted == y, n_bins, input_dtype(probabilities))
 
 
 def ranking_calibration(
@@ -105,7 +115,8 @@ def ranking_calibration(
 ) -> CalibrationResult:
     """Calibration of ranking logits: ``P(A > B) = sigmoid(logit)``; confidence ``max(p, 1 - p)``.
 
-    Ambiguous entries (``|Δlabel| < threshold`` or Δ = 0) are left out, as in pairwise accuracy.
+    Ambiguous entries (``|Δlabel| < threshold`` or Δ = 0, up to float rounding) are left out, with
+    the same rule as :func:`pairwise_accuracy`.
     """
     z = as_2d(as_float(logits, "logits"))
     a = as_2d(as_float(labels_a, "labels_a"))
@@ -113,7 +124,7 @@ def ranking_calibration(
     check_same_shape(z, a, "logits/labels_a")
     check_same_shape(a, b, "labels_a/labels_b")
     delta = a - b
-    keep = (delta.abs() >= threshold) & (delta != 0)
+    keep = decisive(a, b, threshold, input_dtype(labels_a, labels_b))
     if not keep.any():
         raise UndefinedMetricError(
             f"ranking calibration is undefined: all entries have |Δlabel| < {threshold}"

@@ -1,9 +1,12 @@
 """Pairwise ranking accuracy for "is performance A better than B on dimension d?" models.
 
 A pair is *correct* when ``sign(logit) == sign(label_a - label_b)``. Pairs whose label difference is
-smaller than ``threshold`` (``|Δ| < threshold``), or exactly zero, are *ambiguous* and ignored — the
-annotators could not tell them apart, so neither answer is wrong. A logit of exactly 0 is never
-correct (it does not commit to an order).
+smaller than ``threshold`` (``|Δ| < threshold``), or zero, are *ambiguous* and ignored — the
+annotators could not tell them apart, so neither answer is wrong. ``|Δ| == threshold`` counts.
+"Equal" allows for float rounding (``1e-9`` plus the labels' own precision, e.g. float32's): in
+float64 ``0.55 - 0.50`` lies just above 0.05 and ``0.35 - 0.30`` just below, yet both count at
+threshold 0.05, and a ``Δ`` that is only rounding noise (``0.3 - (0.1 + 0.2)``) is a tie. A logit of
+exactly 0 is never correct (it does not commit to an order).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ._convert import ArrayLike, as_2d, as_float, check_same_shape
+from ._convert import ABS_TOLERANCE, ArrayLike, as_2d, as_float, check_same_shape, input_dtype
 from .errors import MetricInputError, UndefinedMetricError
 
 __all__ = [
@@ -68,6 +71,20 @@ class PairwiseAccuracy:
         return out
 
 
+def decisive(
+    labels_a: torch.Tensor, labels_b: torch.Tensor, threshold: float, dtype: torch.dtype
+) -> torch.Tensor:
+    """Mask of entries with ``|Δlabel| >= threshold`` and ``Δ != 0``, both up to rounding.
+
+    The slack is ``1e-9`` plus the rounding error ``dtype`` (the labels' input precision) can put
+    into ``a - b``, so the outcome at ``|Δ| == threshold`` does not depend on which decimals the
+    labels happen to be.
+    """
+    delta = (labels_a - labels_b).abs()
+    slack = ABS_TOLERANCE + torch.finfo(dtype).eps * (labels_a.abs() + labels_b.abs())
+    return (delta >= threshold - slack) & (delta > slack)
+
+
 def pairwise_accuracy(
     logits: ArrayLike, labels_a: ArrayLike, labels_b: ArrayLike, threshold: float = 0.05
 ) -> PairwiseAccuracy:
@@ -77,6 +94,12 @@ def pairwise_accuracy(
         UndefinedMetricError: every entry is ambiguous, so there is nothing to score.
         MetricInputError: shape mismatch, NaN/inf, negative threshold.
     """
+    return _pairwise(logits, labels_a, labels_b, threshold, input_dtype(labels_a, labels_b))
+
+
+def _pairwise(
+    logits: ArrayLike, labels_a: ArrayLike, labels_b: ArrayLike, threshold: float, dtype: torch.dtype
+) -> PairwiseAccuracy:
     if not threshold >= 0:
         raise MetricInputError(f"threshold must be >= 0, got {threshold}")
     z = as_float(logits, "logits")
@@ -84,8 +107,9 @@ def pairwise_accuracy(
     b = as_float(labels_b, "labels_b")
     check_same_shape(z, a, "logits/labels_a")
     check_same_shape(a, b, "labels_a/labels_b")
-    z, delta = as_2d(z), as_2d(a - b)
-    evaluated = (delta.abs() >= threshold) & (delta != 0)
+    z, a, b = as_2d(z), as_2d(a), as_2d(b)
+    delta = a - b
+    evaluated = decisive(a, b, threshold, dtype)
     correct = (torch.sign(z) == torch.sign(delta)) & evaluated
     n_eval = evaluated.sum(dim=0).tolist()
     n_corr = correct.sum(dim=0).tolist()
@@ -154,4 +178,4 @@ def pairwise_accuracy_within_pieces(
     if len(pairs) == 0:
         raise UndefinedMetricError("pairwise accuracy is undefined: no piece has two or more samples")
     ia, ib = torch.from_numpy(pairs.index_a), torch.from_numpy(pairs.index_b)
-    return pairwise_accuracy(p[ia] - p[ib], y[ia], y[ib], threshold=threshold)
+    return _pairwise(p[ia] - p[ib], y[ia], y[ib], threshold, input_dtype(labels))

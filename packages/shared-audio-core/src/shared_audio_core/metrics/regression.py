@@ -1,26 +1,25 @@
-"""Regression metrics for ``[N]`` or ``[N, D]`` predictions (torchmetrics functional API underneath).
+"""Regression metrics for ``[N]`` or ``[N, D]`` predictions, computed in float64.
 
-Scalar functions pool every entry ("flattened"); ``per_dimension`` applies any of them column by
+R² defaults to the *mean of per-dimension R²* (sklearn's ``multioutput="uniform_average"``, what
+PercePiano reports): :func:`r2_pooled` centres every column on one grand mean, so merely predicting
+each dimension's own mean scores close to 1 whenever the dimension means differ. The correlations,
+MAE and RMSE pool every entry ("flattened"); ``per_dimension`` applies any of them column by
 column. Correlations and R² are undefined when a series is constant: by default that raises
 :class:`UndefinedMetricError`; ``on_constant="zero"`` reports 0.0 instead (no association), which
 is what baseline tables and early-training evaluation usually want.
+
+The correlations are computed here rather than with torchmetrics, whose Spearman adds ``1e-6`` to
+its denominator and whose Kendall tau is float32-rounded.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
-from torchmetrics.functional import (
-    kendall_rank_corrcoef,
-    mean_absolute_error,
-    mean_squared_error,
-    pearson_corrcoef,
-    r2_score,
-    spearman_corrcoef,
-)
 
 from ._convert import ArrayLike, as_2d, as_float, check_same_shape
 from .errors import MetricInputError, UndefinedMetricError
@@ -36,6 +35,7 @@ __all__ = [
     "per_dimension",
     "r2",
     "r2_per_dimension",
+    "r2_pooled",
     "range_accuracy",
     "regression_report",
     "rmse",
@@ -44,6 +44,13 @@ __all__ = [
 
 ConstantPolicy = Literal["raise", "zero"]
 _RANGE_TOLERANCE = 1e-9  # |err| <= alpha must not fail on float rounding (0.3 - 0.2 > 0.1)
+_KENDALL_CHUNK = 1 << 22  # pair-matrix entries per block: bounds memory at ~32 MB per temporary
+
+
+def check_policy(on_constant: object) -> None:
+    """Reject a mistyped policy instead of silently treating it as ``"raise"``."""
+    if on_constant not in ("raise", "zero"):
+        raise MetricInputError(f"on_constant must be 'raise' or 'zero', got {on_constant!r}")
 
 
 def _pair(preds: ArrayLike, target: ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,12 +65,13 @@ def _is_constant(x: torch.Tensor) -> bool:
 
 
 def _correlation(
-    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    fn: Callable[[torch.Tensor, torch.Tensor], float],
     name: str,
     preds: ArrayLike,
     target: ArrayLike,
     on_constant: ConstantPolicy,
 ) -> float:
+    check_policy(on_constant)
     p, t = _pair(preds, target)
     p, t = p.reshape(-1), t.reshape(-1)
     if p.numel() < 2:
@@ -73,31 +81,67 @@ def _correlation(
         if on_constant == "zero":
             return 0.0
         raise UndefinedMetricError(f"{name} is undefined: {' and '.join(constant)} constant")
-    return float(fn(p, t))
+    return fn(p, t)
+
+
+def _pearson(x: torch.Tensor, y: torch.Tensor) -> float:
+    xc, yc = x - x.mean(), y - y.mean()
+    xc, yc = xc / xc.abs().max(), yc / yc.abs().max()  # no under/overflow in the sums of squares
+    denom = math.sqrt(float(xc @ xc) * float(yc @ yc))
+    return max(-1.0, min(1.0, float(xc @ yc) / denom))
+
+
+def _average_ranks(x: torch.Tensor) -> torch.Tensor:
+    """1-based ranks, tied values sharing the mean of their ranks (scipy's ``rankdata``)."""
+    _, inverse, counts = torch.unique(x, return_inverse=True, return_counts=True)
+    first = torch.cumsum(counts, 0) - counts  # 0-based position of each distinct value's first copy
+    return (first + (counts + 1) / 2).to(torch.float64)[inverse]
+
+
+def _kendall_tau_b(x: torch.Tensor, y: torch.Tensor) -> float:
+    """``(C − D) / sqrt((n0 − n1)(n0 − n2))`` from exact integer pair counts, in blocks of rows."""
+    n = x.numel()
+    step = max(1, _KENDALL_CHUNK // n)
+    concordance = untied_x = untied_y = 0
+    for i in range(0, n, step):
+        sx = torch.sign(x[i : i + step, None] - x[None, :]).to(torch.int8)
+        sy = torch.sign(y[i : i + step, None] - y[None, :]).to(torch.int8)
+        concordance += int((sx * sy).sum(dtype=torch.int64))
+        untied_x += int(sx.count_nonzero())
+        untied_y += int(sy.count_nonzero())
+    # Every unordered pair appears twice in the full matrix, which cancels in the ratio.
+    return max(-1.0, min(1.0, concordance / math.sqrt(untied_x) / math.sqrt(untied_y)))
 
 
 def pearson(preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "raise") -> float:
     """Pearson correlation of all entries pooled."""
-    return _correlation(pearson_corrcoef, "Pearson r", preds, target, on_constant)
+    return _correlation(_pearson, "Pearson r", preds, target, on_constant)
 
 
 def spearman(preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "raise") -> float:
     """Spearman rank correlation (ties get average ranks) of all entries pooled."""
-    return _correlation(spearman_corrcoef, "Spearman rho", preds, target, on_constant)
-
-
-def kendall(preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "raise") -> float:
-    """Kendall tau-b (tie-corrected) of all entries pooled."""
     return _correlation(
-        lambda p, t: kendall_rank_corrcoef(p, t, variant="b"), "Kendall tau", preds, target, on_constant
+        lambda p, t: _pearson(_average_ranks(p), _average_ranks(t)),
+        "Spearman rho",
+        preds,
+        target,
+        on_constant,
     )
 
 
-def r2(preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "raise") -> float:
-    """Coefficient of determination over all entries pooled: ``1 - SS_res / SS_tot``.
+def kendall(preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "raise") -> float:
+    """Kendall tau-b (tie-corrected) of all entries pooled; O(N²) time, bounded memory."""
+    return _correlation(_kendall_tau_b, "Kendall tau", preds, target, on_constant)
 
-    Constant *predictions* are fine (R² is then ≤ 0); a constant *target* makes it undefined.
+
+def r2_pooled(preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "raise") -> float:
+    """R² of all entries pooled: ``1 - SS_res / SS_tot`` with ``SS_tot`` about the grand mean.
+
+    Prefer :func:`r2` for ``[N, D]`` input: pooling rewards predicting each dimension's mean. For
+    ``[N]`` input both agree. Constant *predictions* are fine (R² is then ≤ 0); a constant *target*
+    makes it undefined.
     """
+    check_policy(on_constant)
     p, t = _pair(preds, target)
     p, t = p.reshape(-1), t.reshape(-1)
     if p.numel() < 2:
@@ -106,26 +150,37 @@ def r2(preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "ra
         if on_constant == "zero":
             return 0.0
         raise UndefinedMetricError("R² is undefined: target constant (zero variance)")
-    return float(r2_score(p, t))
+    tc = t - t.mean()
+    return 1.0 - float(((t - p) ** 2).sum()) / float(tc @ tc)
+
+
+def r2(preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "raise") -> float:
+    """Mean of the per-dimension R² of ``[N, D]`` input (plain R² for ``[N]``).
+
+    This is sklearn's ``r2_score(..., multioutput="uniform_average")``; a constant target column
+    raises (naming the dimension) or, with ``on_constant="zero"``, contributes 0.0.
+    """
+    dims = r2_per_dimension(preds, target, on_constant=on_constant)
+    return math.fsum(dims) / len(dims)
 
 
 def r2_per_dimension(
     preds: ArrayLike, target: ArrayLike, *, on_constant: ConstantPolicy = "raise"
 ) -> list[float]:
-    """R² of each column of ``[N, D]`` inputs."""
-    return per_dimension(r2, preds, target, on_constant=on_constant)
+    """R² of each column of ``[N, D]`` inputs (sklearn's ``multioutput="raw_values"``)."""
+    return per_dimension(r2_pooled, preds, target, on_constant=on_constant)
 
 
 def mae(preds: ArrayLike, target: ArrayLike) -> float:
     """Mean absolute error over all entries."""
     p, t = _pair(preds, target)
-    return float(mean_absolute_error(p.reshape(-1), t.reshape(-1)))
+    return float((p - t).abs().mean())
 
 
 def rmse(preds: ArrayLike, target: ArrayLike) -> float:
     """Root mean squared error over all entries."""
     p, t = _pair(preds, target)
-    return float(mean_squared_error(p.reshape(-1), t.reshape(-1), squared=False))
+    return math.sqrt(float(((p - t) ** 2).mean()))
 
 
 def range_accuracy(preds: ArrayLike, target: ArrayLike, alpha: float = 0.1) -> float:
@@ -156,10 +211,13 @@ def per_dimension(
 
 @dataclass(frozen=True)
 class RegressionReport:
-    """All regression metrics at once; ``*_per_dimension`` lists follow the columns of the input."""
+    """All regression metrics at once; ``*_per_dimension`` lists follow the columns of the input.
+
+    ``r2`` is the mean of ``r2_per_dimension``; ``r2_pooled`` is R² of all entries pooled.
+    """
 
     r2: float
-    r2_mean: float
+    r2_pooled: float
     pearson: float
     spearman: float
     kendall: float
@@ -176,10 +234,10 @@ class RegressionReport:
         return asdict(self)
 
     def scalars(self) -> dict[str, float]:
-        """The pooled numbers only, ready for :func:`format_comparison_table`."""
+        """The scalar numbers only, ready for :func:`format_comparison_table`."""
         return {
             "r2": self.r2,
-            "r2_mean": self.r2_mean,
+            "r2_pooled": self.r2_pooled,
             "pearson": self.pearson,
             "spearman": self.spearman,
             "kendall": self.kendall,
@@ -192,11 +250,11 @@ class RegressionReport:
 def regression_report(
     preds: ArrayLike, target: ArrayLike, *, alpha: float = 0.1, on_constant: ConstantPolicy = "raise"
 ) -> RegressionReport:
-    """Pooled and per-dimension regression metrics; ``r2_mean`` is the unweighted mean of per-dim R²."""
+    """Pooled and per-dimension regression metrics; ``r2`` is the unweighted mean of per-dim R²."""
     r2_dims = r2_per_dimension(preds, target, on_constant=on_constant)
     return RegressionReport(
-        r2=r2(preds, target, on_constant=on_constant),
-        r2_mean=float(sum(r2_dims) / len(r2_dims)),
+        r2=math.fsum(r2_dims) / len(r2_dims),
+        r2_pooled=r2_pooled(preds, target, on_constant=on_constant),
         pearson=pearson(preds, target, on_constant=on_constant),
         spearman=spearman(preds, target, on_constant=on_constant),
         kendall=kendall(preds, target, on_constant=on_constant),

@@ -12,7 +12,14 @@ import torch
 from ._convert import ArrayLike
 from .errors import MetricInputError
 from .ranking import PairwiseAccuracy, pairwise_accuracy, pairwise_accuracy_within_pieces
-from .regression import ConstantPolicy, DifficultyCorrelation, difficulty_spearman, r2, regression_report
+from .regression import (
+    ConstantPolicy,
+    DifficultyCorrelation,
+    check_policy,
+    difficulty_spearman,
+    r2,
+    regression_report,
+)
 from .robustness import robustness_report, score_drop_pct
 
 __all__ = ["DEFAULT_LOWER_IS_BETTER", "MetricsSuite", "format_comparison_table"]
@@ -84,14 +91,21 @@ class MetricsSuite:
     """Shared evaluation settings so every experiment is scored the same way.
 
     Attributes:
-        ambiguous_threshold: pairs with ``|Δlabel|`` below this are ignored by pairwise accuracy.
+        ambiguous_threshold: pairs with ``|Δlabel|`` below this are ignored by pairwise accuracy
+            (``|Δ| == threshold`` counts, up to float rounding).
         range_alpha: tolerance of range accuracy.
-        on_constant: policy for correlations/R² of constant series in ``full_report``.
+        on_constant: policy for correlations/R² of constant series, in every method.
+
+    ``r2`` (here and in ``full_report``) is the mean of per-dimension R²; pooled R² is reported as
+    ``r2_pooled``.
     """
 
     ambiguous_threshold: float = 0.05
     range_alpha: float = 0.1
     on_constant: ConstantPolicy = "zero"
+
+    def __post_init__(self) -> None:
+        check_policy(self.on_constant)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -102,12 +116,13 @@ class MetricsSuite:
         return pairwise_accuracy(logits, labels_a, labels_b, threshold=self.ambiguous_threshold)
 
     def regression_r2(self, predictions: ArrayLike, targets: ArrayLike) -> float:
-        return r2(predictions, targets)
+        """Mean per-dimension R² under the suite's ``on_constant`` policy."""
+        return r2(predictions, targets, on_constant=self.on_constant)
 
     def difficulty_correlation(
         self, predictions: ArrayLike, difficulties: ArrayLike
     ) -> DifficultyCorrelation:
-        return difficulty_spearman(predictions, difficulties)
+        return difficulty_spearman(predictions, difficulties, on_constant=self.on_constant)
 
     def full_report(
         self,
@@ -126,8 +141,8 @@ class MetricsSuite:
         Always: regression metrics of ``predictions [N, D]`` vs ``targets``. ``pairwise`` comes from
         explicit ``pair_logits``/``labels_a``/``labels_b`` when given, else from all within-piece pairs
         of the predictions when ``piece_ids`` is given. ``difficulty_rho`` needs ``difficulties``;
-        ``robustness_pearson`` and ``score_drop_pct`` (of pooled R²; left out when the clean R² <= 0)
-        need ``augmented_predictions``.
+        ``robustness_pearson`` and ``score_drop_pct`` (of the mean per-dimension R², ``r2``; left out
+        when the clean R² <= 0) need ``augmented_predictions``.
         """
         row = regression_report(
             predictions, targets, alpha=self.range_alpha, on_constant=self.on_constant

@@ -71,8 +71,10 @@ def robustness_report(
 ) -> RobustnessResult:
     """Compare predictions ``[N, D]`` on clean and augmented versions of the same inputs.
 
-    With ``targets``, ``metric(preds, targets)`` (default pooled R²) is computed on both and the
-    score drop reported. ``on_constant`` applies to the clean-vs-augmented Pearson per dimension.
+    With ``targets``, ``metric(preds, targets)`` (default :func:`r2`, the mean per-dimension R²;
+    pooled R² would hide a per-dimension collapse behind differing dimension means) is computed on
+    both and the score drop reported. ``on_constant`` applies to the clean-vs-augmented Pearson per
+    dimension (``metric`` is any callable and gets no policy).
     """
     clean = as_2d(as_float(clean_predictions, "clean_predictions"))
     aug = as_2d(as_float(augmented_predictions, "augmented_predictions"))
