@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pretty_midi
 import pytest
 import symusic
 import torch
-from drum_gen.cli import main
-from drum_gen.loader import clear_model_cache, save_checkpoint
+from drum_gen.cli import build_parser, inference_threads, main
+from drum_gen.generator import DrumGenerator, GenerationRequest
+from drum_gen.loader import clear_model_cache, load_model, save_checkpoint
 from drum_gen.model import DrumPatternTransformer, DrumTransformerConfig
 from drum_gen.pattern import Pattern
 from drum_gen.tokenizer import DrumPatternTokenizer, DrumPatternTokenizerConfig
@@ -161,7 +166,18 @@ def test_train_command_writes_checkpoint(tmp_path: Path, capsys: pytest.CaptureF
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
-        ("generate", ["--no-humanize", "--humanize", "quantized", "same seed", "drum-gen train --config"]),
+        (
+            "generate",
+            [
+                "--no-humanize",
+                "--humanize",
+                "quantized",
+                "same seed",
+                "drum-gen train --config",
+                "--threads",
+                "$OMP_NUM_THREADS",
+            ],
+        ),
         ("train", ["recipes/cpu-small.yaml", "resumes", "last.ckpt", "--max-minutes", "override the recipe"]),
         (
             "evaluate",
@@ -217,3 +233,93 @@ def test_help_exits_cleanly() -> None:
     with pytest.raises(SystemExit) as info:
         main(["--help"])
     assert info.value.code == 0
+
+
+def test_cli_and_api_share_one_set_of_generation_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same seed, no sampling flags: the CLI writes the very file the Python API writes."""
+    # Sharper random logits than the fixture's near-uniform ones, so a temperature change shows.
+    tokenizer = DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=("J Dilla",)))
+    torch.manual_seed(1)
+    config = DrumTransformerConfig(
+        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
+    )
+    model = DrumPatternTransformer(config).eval()
+    with torch.no_grad():
+        model.final_norm.weight.mul_(4.0)  # scales the logits (the head is tied to the embedding)
+    checkpoint = save_checkpoint(tmp_path / "sharp", model, tokenizer, {"training": {"bars": 2}})
+    cli_out = tmp_path / "cli.mid"
+    args = ["generate", "--model", str(checkpoint), "--style", "J Dilla", "--seed", "0"]
+    assert main([*args, "--device", "cpu", "-o", str(cli_out)]) == 0
+    generator = DrumGenerator(load_model(checkpoint, device="cpu"))
+    api_out = generator.generate("J Dilla", seed=0).write_midi(tmp_path / "api.mid")
+    assert cli_out.read_bytes() == api_out.read_bytes()
+    parsed = build_parser().parse_args(["generate", "--style", "x", "-o", "x.mid"])
+    api = GenerationRequest(style="x")
+    cli_names = {"tempo_bpm": "tempo"}
+    for field in dataclasses.fields(GenerationRequest):
+        if field.name not in ("style", "seed"):
+            assert getattr(parsed, cli_names.get(field.name, field.name)) == getattr(api, field.name), (
+                field.name
+            )
+
+
+@pytest.fixture
+def restore_torch_threads() -> Iterator[None]:
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_threads_option_is_honoured_when_generating(
+    untrained_checkpoint: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    restore_torch_threads: None,
+) -> None:
+    seen: list[int] = []
+    real_generate = DrumGenerator.generate
+
+    def spy(self: DrumGenerator, *args: object, **kwargs: object):
+        seen.append(torch.get_num_threads())
+        return real_generate(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DrumGenerator, "generate", spy)
+    args = ["generate", "--model", str(untrained_checkpoint), "--style", "dilla", "--bars", "1"]
+    args += ["--seed", "1", "--device", "cpu", "-o", str(tmp_path / "x.mid")]
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    torch.set_num_threads(3)
+    assert main([*args, "--threads", "2"]) == 0
+    assert main(args) == 0  # default for a small model: one thread
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    torch.set_num_threads(3)
+    assert main(args) == 0  # the user's OMP_NUM_THREADS is left alone ...
+    assert main([*args, "--threads", "2"]) == 0  # ... unless --threads says otherwise
+    assert seen == [2, 1, 3, 2]
+
+
+def test_inference_thread_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert inference_threads(None, 700_000) == 1
+    assert inference_threads(None, 50_000_000) == min(4, os.cpu_count() or 1)
+    assert inference_threads(3, 700_000) == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert inference_threads(None, 700_000) is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["generate", "--style", "x", "-o", "x.mid", "--threads", "0"])
+
+
+def test_corrupt_classifier_blocks_evaluate_not_generate(
+    untrained_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoint = Path(shutil.copytree(untrained_checkpoint, tmp_path / "ckpt"))
+    (checkpoint / "style_classifier.json").write_text("{truncated")
+    base = ["--model", str(checkpoint), "--device", "cpu"]
+    out = tmp_path / "x.mid"
+    assert main(["generate", *base, "--style", "dilla", "--bars", "1", "--seed", "1", "-o", str(out)]) == 0
+    assert out.is_file()
+    capsys.readouterr()
+    assert main(["evaluate", *base, "--patterns-per-style", "2", "--bars", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load the style classifier" in err and str(checkpoint / "style_classifier.json") in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -76,6 +77,75 @@ def test_cuda_out_of_memory_retries_on_cpu(monkeypatch: pytest.MonkeyPatch, chec
     assert loaded.device == "cpu"
     assert next(loaded.model.parameters()).device.type == "cpu"
     assert any("out of memory" in w and "retrying on the CPU" in w for w in loaded.warnings)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError("CUDA error: out of memory"),  # what some kernels raise instead
+    ],
+)
+def test_cuda_out_of_memory_while_sampling_retries_on_cpu(
+    monkeypatch: pytest.MonkeyPatch, checkpoint: Path, error: Exception
+) -> None:
+    """Simulated like the load-time test: a model flagged as on 'cuda' whose first forward runs out of memory."""
+    from drum_gen.generator import DrumGenerator
+
+    on_cpu = load_model(checkpoint, device="cpu")
+    expected = DrumGenerator(on_cpu).generate("J Dilla", bars=2, seed=5)
+    real_generator = torch.Generator
+    monkeypatch.setattr(torch, "Generator", lambda device="cpu": real_generator(device="cpu"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no empty_cache on this machine
+    calls = {"n": 0}
+
+    def out_of_memory_once(module: torch.nn.Module, args: tuple) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise error
+
+    on_gpu = dataclasses.replace(on_cpu, device="cuda", warnings=[])
+    hook = on_gpu.model.register_forward_pre_hook(out_of_memory_once)
+    try:
+        generator = DrumGenerator(on_gpu)
+        assert generator.generate("J Dilla", bars=2, seed=5) == expected  # same as a CPU run from the start
+        assert on_gpu.device == "cpu"
+        assert len(on_gpu.warnings) == 1
+        assert "CUDA out of memory while sampling on cuda" in on_gpu.warnings[0]
+        assert "moved the model to the CPU" in on_gpu.warnings[0]
+        generator.generate("J Dilla", bars=2, seed=6)
+        assert len(on_gpu.warnings) == 1  # warned once
+    finally:
+        hook.remove()
+
+
+def test_other_sampling_errors_are_not_taken_for_out_of_memory(
+    monkeypatch: pytest.MonkeyPatch, checkpoint: Path
+) -> None:
+    from drum_gen.generator import DrumGenerator
+
+    real_generator = torch.Generator
+    monkeypatch.setattr(torch, "Generator", lambda device="cpu": real_generator(device="cpu"))
+    loaded = dataclasses.replace(load_model(checkpoint, device="cpu"), device="cuda", warnings=[])
+
+    def broken(module: torch.nn.Module, args: tuple) -> None:
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    hook = loaded.model.register_forward_pre_hook(broken)
+    try:
+        with pytest.raises(RuntimeError, match="device-side assert"):
+            DrumGenerator(loaded).generate("J Dilla", bars=2, seed=5)
+        assert loaded.device == "cuda" and not loaded.warnings
+    finally:
+        hook.remove()
+
+
+def test_corrupt_classifier_does_not_block_loading_and_is_named_when_needed(checkpoint: Path) -> None:
+    (checkpoint / "style_classifier.json").write_text("{not json")
+    loaded = load_model(checkpoint, device="cpu")  # generation does not need the classifier
+    assert loaded.classifier_path == checkpoint.resolve() / "style_classifier.json"
+    with pytest.raises(ModelLoadError, match=r"cannot load the style classifier .*style_classifier\.json"):
+        _ = loaded.classifier
 
 
 def test_bad_or_unavailable_device_is_a_clear_error(

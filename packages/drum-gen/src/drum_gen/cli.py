@@ -9,7 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from drum_gen.defaults import EVALUATION, GENERATION, MAX_BARS, TEMPO_RANGE
+
 MODEL_ENV = "DRUM_GEN_MODEL"
+THREADS_ENV = "OMP_NUM_THREADS"
+SMALL_MODEL_PARAMETERS = 10_000_000
+"""Below this size one thread decodes fastest: per-token matmuls are too small to split across cores."""
+MAX_DEFAULT_THREADS = 4
 
 
 def _add_model_argument(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -22,6 +28,51 @@ def _add_model_argument(parser: argparse.ArgumentParser, required: bool = False)
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available, else cpu)"
     )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=(
+            f"torch CPU threads for inference (default: ${THREADS_ENV} if set; else 1 for models under "
+            f"{SMALL_MODEL_PARAMETERS // 1_000_000} M parameters, whose token-by-token decoding gains "
+            f"nothing from more threads and slows down badly on a busy machine; else min({MAX_DEFAULT_THREADS}, "
+            "CPU count))"
+        ),
+    )
+
+
+def inference_threads(requested: int | None, num_parameters: int) -> int | None:
+    """Threads to run inference with, or None to keep torch's own setting (which follows $OMP_NUM_THREADS).
+
+    torch's default (one thread per core) makes a small model's sampling many times slower on a busy
+    CPU, because every tiny op waits for all threads; so the CLI picks a count unless the user did.
+    """
+    if requested is not None:
+        return requested
+    if os.environ.get(THREADS_ENV):
+        return None
+    if num_parameters < SMALL_MODEL_PARAMETERS:
+        return 1
+    return min(MAX_DEFAULT_THREADS, os.cpu_count() or 1)
+
+
+def _set_inference_threads(requested: int | None, num_parameters: int) -> None:
+    import torch
+
+    threads = inference_threads(requested, num_parameters)
+    if threads is not None:
+        torch.set_num_threads(threads)
 
 
 def _add_style_file_argument(parser: argparse.ArgumentParser) -> None:
@@ -63,24 +114,30 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--style", required=True, help='style name or alias, e.g. "J Dilla" or dilla (see `drum-gen styles`)'
     )
-    gen.add_argument("--bars", type=int, default=4, help="number of bars, 1-32 (default 4)")
+    # Defaults come from drum_gen.defaults.GENERATION, as the Python API's do: same seed, same file.
     gen.add_argument(
-        "--tempo", type=float, default=None, help="BPM, 30-300 (default: middle of the style's range)"
+        "--bars",
+        type=int,
+        default=GENERATION.bars,
+        help=f"number of bars, 1-{MAX_BARS} (default %(default)s)",
+    )
+    gen.add_argument(
+        "--tempo",
+        type=float,
+        default=GENERATION.tempo_bpm,
+        help=f"BPM, {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g} (default: middle of the style's range)",
     )
     gen.add_argument(
         "--humanize",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=GENERATION.humanize,
         help=(
-            "--humanize (default) applies the style's swing, micro-timing, ghost notes, accents and "
-            "velocity feel once; --no-humanize writes the model's quantized grid"
+            f"--humanize{' (default)' if GENERATION.humanize else ''} applies the style's swing, "
+            "micro-timing, ghost notes, accents and velocity feel once; "
+            f"--no-humanize{'' if GENERATION.humanize else ' (default)'} writes the model's quantized grid"
         ),
     )
-    gen.add_argument("--temperature", type=float, default=0.9, help="sampling temperature (default 0.9)")
-    gen.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens; 0 = off (default)")
-    gen.add_argument(
-        "--top-p", type=float, default=0.95, help="nucleus sampling mass; 1 = off (default 0.95)"
-    )
+    _add_sampling_arguments(gen)
     gen.add_argument(
         "--seed",
         type=int,
@@ -89,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("-o", "--output", required=True, type=Path, help="output .mid path")
     _add_model_argument(gen)
+    _add_threads_argument(gen)
     _add_style_file_argument(gen)
 
     train = sub.add_parser(
@@ -148,19 +206,47 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_model_argument(evaluate)
+    _add_threads_argument(evaluate)
     _add_style_file_argument(evaluate)
     evaluate.add_argument(
-        "--patterns-per-style", type=int, default=40, help="generated patterns per style (default 40)"
+        "--patterns-per-style",
+        type=int,
+        default=EVALUATION.patterns_per_style,
+        help="generated patterns per style (default %(default)s)",
     )
-    evaluate.add_argument("--bars", type=int, default=4, help="bars per generated pattern (default 4)")
-    evaluate.add_argument("--seed", type=int, default=1234, help="sampling seed (default 1234)")
-    evaluate.add_argument("--temperature", type=float, default=0.9, help="sampling temperature (default 0.9)")
-    evaluate.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
+    evaluate.add_argument(
+        "--bars", type=int, default=GENERATION.bars, help="bars per generated pattern (default %(default)s)"
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=EVALUATION.seed, help="sampling seed (default %(default)s)"
+    )
+    _add_sampling_arguments(evaluate)
     evaluate.add_argument("--json-out", type=Path, default=None, help="write the full report as JSON")
     evaluate.add_argument(
         "--markdown-out", type=Path, default=None, help="write the report tables as Markdown"
     )
     return parser
+
+
+def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=GENERATION.temperature,
+        help="sampling temperature (default %(default)s)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=GENERATION.top_k,
+        help="keep the k most likely tokens; 0 = off (default %(default)s)",
+    )
+    parser.add_argument(
+        "--top-p",
+        type=float,
+        default=GENERATION.top_p,
+        help="nucleus sampling mass; 1 = off (default %(default)s)",
+    )
 
 
 def _how_to_get_a_model() -> str:
@@ -186,8 +272,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from drum_gen.loader import load_model
 
     loaded = load_model(_require_model(args.model), device=args.device)
+    _set_inference_threads(args.threads, loaded.model.num_parameters)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    seen_warnings = len(loaded.warnings)
     generator = DrumGenerator(loaded)
     pattern = generator.generate(
         args.style,
@@ -199,6 +287,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         seed=args.seed,
     )
+    for warning in loaded.warnings[seen_warnings:]:  # e.g. a CUDA out-of-memory fallback while sampling
+        print(f"warning: {warning}", file=sys.stderr)
     path = pattern.write_midi(args.output)
     style = generator.resolve_style(args.style).name
     print(
@@ -262,11 +352,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from drum_gen.loader import load_model
 
     loaded = load_model(_require_model(args.model), device=args.device)
+    _set_inference_threads(args.threads, loaded.model.num_parameters)
     config = EvaluationConfig(
         patterns_per_style=args.patterns_per_style,
         bars=args.bars,
         seed=args.seed,
         temperature=args.temperature,
+        top_k=args.top_k,
         top_p=args.top_p,
     )
     report = evaluate_model(loaded, config)

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from drum_gen.analysis import InsufficientDataError, compare, measure_swing_pooled, metric_values
 from drum_gen.classifier import StyleClassifier
 from drum_gen.corpus import generate_corpus
+from drum_gen.defaults import EVALUATION, GENERATION
 from drum_gen.generator import DrumGenerator, GenerationError
 from drum_gen.humanize import humanize
 from drum_gen.loader import LoadedDrumModel
@@ -41,13 +42,15 @@ SWING_TOLERANCE_PP = 2.0
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    patterns_per_style: int = 40
-    bars: int = 4
-    seed: int = 1234
-    temperature: float = 0.9
-    top_k: int = 0
-    top_p: float = 0.95
-    corpus_seed: int = 777
+    """What ``evaluate_model`` samples; defaults shared with the CLI via :mod:`drum_gen.defaults`."""
+
+    patterns_per_style: int = EVALUATION.patterns_per_style
+    bars: int = GENERATION.bars
+    seed: int = EVALUATION.seed
+    temperature: float = GENERATION.temperature
+    top_k: int = GENERATION.top_k
+    top_p: float = GENERATION.top_p
+    corpus_seed: int = EVALUATION.corpus_seed
 
     def __post_init__(self) -> None:
         if self.patterns_per_style < 2:

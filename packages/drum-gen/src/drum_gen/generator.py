@@ -13,16 +13,14 @@ from pathlib import Path
 
 import torch
 
+from drum_gen.defaults import GENERATION, MAX_BARS, TEMPO_RANGE
 from drum_gen.humanize import humanize as humanize_pattern
-from drum_gen.loader import LoadedDrumModel, load_model
+from drum_gen.loader import LoadedDrumModel, fall_back_to_cpu, is_out_of_memory, load_model
 from drum_gen.pattern import DrumNote, Pattern
 from drum_gen.sampling import RemiGrammar, SamplingConfig, StopCondition, generate
 from drum_gen.styles import StyleSpec, UnknownStyleError, get_style, normalize_style_key
 from drum_gen.tokenizer import PREFIX_LENGTH
 from drum_gen.validation import validate
-
-MAX_BARS = 32
-TEMPO_RANGE = (30.0, 300.0)
 
 
 class GenerationError(RuntimeError):
@@ -31,15 +29,18 @@ class GenerationError(RuntimeError):
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One request, checked up front so bad input fails before any sampling."""
+    """One request, checked up front so bad input fails before any sampling.
+
+    Defaults come from :data:`drum_gen.defaults.GENERATION`, which the CLI reads too.
+    """
 
     style: str
-    bars: int = 4
-    tempo_bpm: float | None = None
-    humanize: bool = True
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 0.95
+    bars: int = GENERATION.bars
+    tempo_bpm: float | None = GENERATION.tempo_bpm
+    humanize: bool = GENERATION.humanize
+    temperature: float = GENERATION.temperature
+    top_k: int = GENERATION.top_k
+    top_p: float = GENERATION.top_p
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -109,14 +110,23 @@ class DrumGenerator:
 
     # ------------------------------------------------------------------ public API
     def generate(
-        self, style: str, bars: int = 4, tempo_bpm: float | None = None, **options: object
+        self,
+        style: str,
+        bars: int = GENERATION.bars,
+        tempo_bpm: float | None = GENERATION.tempo_bpm,
+        **options: object,
     ) -> Pattern:
         """One pattern; ``options`` are the other :class:`GenerationRequest` fields."""
         request = GenerationRequest(style=style, bars=bars, tempo_bpm=tempo_bpm, **options)  # type: ignore[arg-type]
         return self.generate_requests([request])[0]
 
     def generate_batch(
-        self, style: str, count: int, bars: int = 4, tempo_bpm: float | None = None, **options: object
+        self,
+        style: str,
+        count: int,
+        bars: int = GENERATION.bars,
+        tempo_bpm: float | None = GENERATION.tempo_bpm,
+        **options: object,
     ) -> list[Pattern]:
         """``count`` independent patterns of one style, sampled as one batch."""
         if count < 1:
@@ -139,15 +149,37 @@ class DrumGenerator:
         seed = batch_seed if batch_seed is not None else first.seed
         if seed is None:  # unseeded: fresh sampling and humanization; seeded: reproducible end to end
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
-        generator = torch.Generator(device=self.loaded.device)
-        generator.manual_seed(seed)
         sampling = SamplingConfig(temperature=first.temperature, top_k=first.top_k, top_p=first.top_p)
-        patterns = self._sample_valid(spec, first.bars, tempo, sampling, len(requests), generator)
+        patterns = self._sample_on_device(spec, first.bars, tempo, sampling, len(requests), seed)
         if not first.humanize:
             return patterns
         return [humanize_pattern(p, spec, seed=seed + index) for index, p in enumerate(patterns)]
 
     # ------------------------------------------------------------------ internals
+    def _sample_on_device(
+        self, spec: StyleSpec, bars: int, tempo: float, sampling: SamplingConfig, count: int, seed: int
+    ) -> list[Pattern]:
+        """:meth:`_sample_valid` on the model's device; on CUDA out-of-memory, move to the CPU and retry.
+
+        The retry restarts the request with a fresh CPU generator and the same seed, so the result is
+        what a CPU run would have given. After the move every later request runs on the CPU, so the
+        warning (logged and added to ``loaded.warnings``) appears once.
+        """
+        device = self.loaded.device
+        generator = torch.Generator(device=device).manual_seed(seed)
+        try:
+            return self._sample_valid(spec, bars, tempo, sampling, count, generator)
+        except RuntimeError as err:  # torch.OutOfMemoryError is one
+            if not (device.startswith("cuda") and is_out_of_memory(err)):
+                raise
+            message = (
+                f"CUDA out of memory while sampling on {device}; moved the model to the CPU and retried "
+                f"({type(err).__name__}: {err})"
+            )
+            self.loaded.device = fall_back_to_cpu(self.loaded.model, self.loaded.warnings, message)
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        return self._sample_valid(spec, bars, tempo, sampling, count, generator)
+
     def _sample_valid(
         self,
         spec: StyleSpec,

@@ -163,6 +163,11 @@ def is_hihat(pitch: int) -> bool:
     return pitch in HIHAT_PITCHES
 
 
+def voice(pitch: int) -> int:
+    """Hi-hat states share one voice (one physical instrument); other pitches are their own voice."""
+    return CLOSED_HIHAT if pitch in HIHAT_PITCHES else pitch
+
+
 def drum_name(pitch: int) -> str:
     """Human-readable GM name of a pitch (or ``"pitch N"`` outside the GM map)."""
     return GM_DRUM_NAMES.get(pitch, f"pitch {pitch}")

@@ -153,7 +153,7 @@ def _retime(pattern: Pattern, proposed: Sequence[int]) -> Pattern:
     new = [max(0, t) if last is None else min(max(0, t), last) for t in proposed]
     voices: dict[int, list[int]] = {}
     for i, note in enumerate(pattern.notes):
-        voices.setdefault(_voice(note.pitch), []).append(i)
+        voices.setdefault(gm.voice(note.pitch), []).append(i)
     for idx in voices.values():
         gaps = [min(pattern.notes[b].time - pattern.notes[a].time, cap) for a, b in itertools.pairwise(idx)]
         for k in range(1, len(idx)):
@@ -198,10 +198,6 @@ def instrument_offset_ms(pitch: int, offsets_ms: Mapping[int, float]) -> float:
         return offsets_ms[pitch]
     canonical = gm.CLASS_TO_PITCH[gm.PITCH_TO_CLASS[pitch]] if pitch in gm.PITCH_TO_CLASS else None
     return offsets_ms.get(canonical, 0.0) if canonical is not None else 0.0
-
-
-def _voice(pitch: int) -> int:
-    return gm.CLOSED_HIHAT if pitch in gm.HIHAT_PITCHES else pitch
 
 
 def add_microtiming(

@@ -5,7 +5,8 @@ A checkpoint directory holds everything generation needs, written by :func:`save
 - ``config.json`` + ``model.safetensors`` (+ ``README.md`` model card): the transformer (Hub mixin)
 - ``tokenizer/``: the :class:`~drum_gen.tokenizer.DrumPatternTokenizer`
 - ``drum_gen.json``: metadata (format version, styles, training config and results)
-- ``style_classifier.json`` (optional): the :class:`~drum_gen.classifier.StyleClassifier` used by ``evaluate``
+- ``style_classifier.json`` (optional): the :class:`~drum_gen.classifier.StyleClassifier` used by
+  ``evaluate``; read only when first asked for, so a damaged one never stops generation
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from shared_audio_core.files import atomic_write_text
 
-from drum_gen.classifier import StyleClassifier
 from drum_gen.model import DrumPatternTransformer
 from drum_gen.tokenizer import DrumPatternTokenizer
+
+if TYPE_CHECKING:
+    from drum_gen.classifier import StyleClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +53,58 @@ class ModelLoadError(RuntimeError):
 
 @dataclass
 class LoadedDrumModel:
-    """Everything needed to generate: model (in eval mode, on ``device``), tokenizer and metadata."""
+    """Everything needed to generate: model (in eval mode, on ``device``), tokenizer and metadata.
+
+    ``device`` becomes ``"cpu"`` if a CUDA out-of-memory error forced the model there (at load or
+    while sampling); ``warnings`` then says so.
+    """
 
     model: DrumPatternTransformer
     tokenizer: DrumPatternTokenizer
     metadata: dict[str, Any]
     device: str
     source: str
-    classifier: StyleClassifier | None = None
+    classifier_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    _classifier: StyleClassifier | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def classifier(self) -> StyleClassifier | None:
+        """The checkpoint's style classifier (None if it has none), read on first use.
+
+        Lazy because only ``evaluate`` needs it: a damaged file must not stop generation.
+
+        Raises:
+            ModelLoadError: the file exists but cannot be read; the message names it.
+        """
+        if self._classifier is None and self.classifier_path is not None:
+            from drum_gen.classifier import StyleClassifier
+
+            try:
+                self._classifier = StyleClassifier.load(self.classifier_path)
+            except Exception as err:
+                raise ModelLoadError(
+                    f"cannot load the style classifier {self.classifier_path}: {err}. It is needed for "
+                    "evaluation only; retrain or replace the file (`drum-gen generate` works without it)"
+                ) from err
+        return self._classifier
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is a CUDA out-of-memory error (older code paths raise a plain RuntimeError)."""
+    return isinstance(err, torch.OutOfMemoryError) or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+    )
+
+
+def fall_back_to_cpu(model: DrumPatternTransformer, warnings: list[str], message: str) -> str:
+    """Move ``model`` to the CPU after a CUDA out-of-memory error, log and record ``message``; returns ``"cpu"``."""
+    logger.warning(message)
+    warnings.append(message)
+    model.to("cpu")
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return "cpu"
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -173,13 +219,11 @@ def _move_to_device(model: DrumPatternTransformer, device: str, warnings: list[s
     except torch.OutOfMemoryError as err:
         if not device.startswith("cuda"):
             raise
-        message = f"CUDA out of memory while loading the model on {device}; retrying on the CPU ({err})"
-        logger.warning(message)
-        warnings.append(message)
-        model.to("cpu")
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        return "cpu"
+        return fall_back_to_cpu(
+            model,
+            warnings,
+            f"CUDA out of memory while loading the model on {device}; retrying on the CPU ({err})",
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -199,14 +243,7 @@ def _load_cached(directory: str, device: str) -> LoadedDrumModel:
             f"bad metadata in {checkpoint}: tokenizer vocabulary ({tokenizer.vocab_size}) does not match "
             f"the model's vocab_size ({model.config.vocab_size})"
         )
-    classifier = None
-    if (checkpoint / CLASSIFIER_FILE).is_file():
-        try:
-            classifier = StyleClassifier.load(checkpoint / CLASSIFIER_FILE)
-        except Exception as err:
-            raise ModelLoadError(
-                f"cannot load the style classifier {checkpoint / CLASSIFIER_FILE}: {err}"
-            ) from err
+    classifier_path = checkpoint / CLASSIFIER_FILE
     warnings: list[str] = []
     actual_device = _move_to_device(model, device, warnings)
     model.eval()
@@ -219,7 +256,7 @@ def _load_cached(directory: str, device: str) -> LoadedDrumModel:
         metadata=metadata,
         device=actual_device,
         source=str(checkpoint),
-        classifier=classifier,
+        classifier_path=classifier_path if classifier_path.is_file() else None,
         warnings=warnings,
     )
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import torch
 
+from drum_gen import gm
 from drum_gen.model import DrumPatternTransformer, LayerCache
 
 
@@ -213,7 +214,7 @@ class RemiGrammar:
     This constrains syntax only: which hits, where and how loud is still the model's choice.
     """
 
-    HIHAT_PITCHES = frozenset({42, 44, 46})
+    HIHAT_PITCHES = gm.HIHAT_PITCHES
 
     def __init__(self, vocab: dict[str, int], eos_id: int, max_simultaneous: int = 4) -> None:
         self.vocab_size = max(vocab.values()) + 1

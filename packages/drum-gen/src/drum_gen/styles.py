@@ -37,6 +37,15 @@ def normalize_style_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", name.lower())
 
 
+def slugify(name: str) -> str:
+    """Lower-case, runs of other characters as one ``_`` (``"J Dilla"`` -> ``"j_dilla"``).
+
+    The one rule for style slugs: tokens (:func:`drum_gen.tokenizer.style_slug`), corpus file names and
+    :attr:`StyleSpec.slug` must agree, or a corpus written with one would not load with the other.
+    """
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+
+
 @dataclass(frozen=True)
 class StyleSpec:
     """A producer style.
@@ -92,7 +101,7 @@ class StyleSpec:
     @property
     def slug(self) -> str:
         """Stable identifier for tokens, file names and labels (``"J Dilla"`` -> ``"j_dilla"``)."""
-        return re.sub(r"[^0-9a-z]+", "_", self.name.lower()).strip("_")
+        return slugify(self.name)
 
     @property
     def keys(self) -> tuple[str, ...]:

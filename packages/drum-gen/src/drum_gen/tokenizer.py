@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -20,7 +19,7 @@ from shared_audio_core.files import atomic_write_text
 from shared_audio_core.tokenize import DrumTokenizer, DrumTokenizerConfig, InvalidTokenError
 
 from drum_gen.pattern import Pattern
-from drum_gen.styles import UnknownStyleError, get_style
+from drum_gen.styles import UnknownStyleError, get_style, slugify
 
 CONFIG_FILE = "drum_pattern_tokenizer.json"
 CORE_DIR = "core"
@@ -35,7 +34,7 @@ class TokenizerError(ValueError):
 
 def style_slug(name: str) -> str:
     """Token-safe style identifier (``"J Dilla"`` -> ``"j_dilla"``), same rule as ``StyleSpec.slug``."""
-    slug = re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+    slug = slugify(name)
     if not slug:
         raise TokenizerError(f"style name {name!r} has no letters or digits")
     return slug

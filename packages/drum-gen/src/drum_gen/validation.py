@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from drum_gen import gm
+from drum_gen.defaults import TEMPO_RANGE
 from drum_gen.pattern import Pattern
 
 Severity = Literal["error", "warning"]
@@ -79,18 +80,13 @@ class ValidationReport:
         return {"ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
 
 
-def _voice(pitch: int) -> int:
-    """Hi-hat states share one voice (one physical instrument); other pitches are their own voice."""
-    return gm.CLOSED_HIHAT if pitch in gm.HIHAT_PITCHES else pitch
-
-
 def validate(
     pattern: Pattern,
     *,
     max_simultaneous: int = 4,
     simultaneity_ticks: int | None = None,
     allow_non_gm: bool = False,
-    tempo_range: tuple[float, float] = (30.0, 300.0),
+    tempo_range: tuple[float, float] = TEMPO_RANGE,
     max_onsets_per_beat: float = 12.0,
     min_onsets_per_bar: float = 0.0,
     min_same_pitch_gap_ticks: int | None = None,
@@ -149,7 +145,7 @@ def validate(
     # duplicates and near-duplicates per voice; hi-hat states that clash
     by_voice: dict[int, list] = defaultdict(list)
     for note in pattern.notes:
-        by_voice[_voice(note.pitch)].append(note)
+        by_voice[gm.voice(note.pitch)].append(note)
     for voice, notes in by_voice.items():
         for prev, cur in itertools.pairwise(notes):
             gap = cur.time - prev.time
@@ -178,7 +174,7 @@ def validate(
         end = start
         while end < len(notes) and notes[end].time - notes[start].time <= window:
             end += 1
-        chord = {_voice(n.pitch) for n in notes[start:end]}
+        chord = {gm.voice(n.pitch) for n in notes[start:end]}
         if len(chord) > max_simultaneous:
             names = ", ".join(sorted(gm.drum_name(n.pitch) for n in notes[start:end]))
             add("error", "too_many_simultaneous", f"{len(chord)} simultaneous hits (max {max_simultaneous}): {names}",
