@@ -76,3 +76,42 @@ def test_model_wheel_installs_with_only_core_wheel(
     probe = f"import {member.import_name}, shared_audio_core; print({member.import_name}.__file__)"
     result = _run(str(python), "-c", probe, cwd=tmp_path)
     assert str(venv) in result.stdout, "the package was imported from somewhere other than the fresh venv"
+
+
+def test_drum_gen_wheel_generates_with_its_shipped_model(wheels: dict[str, Path], tmp_path: Path) -> None:
+    """`pip install drum-gen && drum-gen generate --style ...` works outside the workspace, no --model."""
+    with zipfile.ZipFile(wheels["drum-gen"]) as wheel:
+        names = set(wheel.namelist())
+    for name in ("model.safetensors", "config.json", "drum_gen.json", "README.md", "MANIFEST.json"):
+        assert f"drum_gen/default_model/{name}" in names, name
+    assert "drum_gen/recipes/cpu-small.yaml" in names
+    venv = tmp_path / "venv"
+    _run(UV, "venv", "--python", sys.executable, str(venv), cwd=tmp_path)
+    _run(
+        UV,
+        "pip",
+        "install",
+        "--python",
+        str(venv / "bin" / "python"),
+        str(wheels["shared-audio-core"]),
+        str(wheels["drum-gen"]),
+        cwd=tmp_path,
+    )
+    out = tmp_path / "groove.mid"
+    _run(
+        str(venv / "bin" / "drum-gen"),
+        "generate",
+        "--style",
+        "J Dilla",
+        "--bars",
+        "4",
+        "--seed",
+        "1",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+    )
+    import symusic
+
+    notes = symusic.Score(str(out)).tracks[0].notes
+    assert len(notes) > 8 and symusic.Score(str(out)).tracks[0].is_drum

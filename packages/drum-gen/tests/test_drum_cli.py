@@ -46,15 +46,12 @@ def test_styles_lists_builtin_styles(capsys: pytest.CaptureFixture[str]) -> None
     assert names[:4] == ["J Dilla", "Metro Boomin", "Questlove", "Timbaland"]
 
 
-def test_generate_without_model_explains_how_to_get_one(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_generate_with_a_missing_model_explains_how_to_get_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("DRUM_GEN_MODEL", raising=False)
-    assert main(["generate", "--style", "J Dilla", "-o", str(tmp_path / "x.mid")]) == 2
-    err = capsys.readouterr().err
-    assert "drum-gen train" in err and "--model" in err
     assert main(["generate", "--style", "dilla", "--model", str(tmp_path / "missing"), "-o", "x.mid"]) == 2
-    assert "model directory not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "model directory not found" in err and "drum-gen train" in err and "Leave out --model" in err
 
 
 def test_generate_writes_requested_midi(
@@ -173,12 +170,22 @@ def test_train_command_writes_checkpoint(tmp_path: Path, capsys: pytest.CaptureF
                 "--humanize",
                 "quantized",
                 "same seed",
-                "drum-gen train --config",
+                "default model shipped",
                 "--threads",
                 "$OMP_NUM_THREADS",
             ],
         ),
-        ("train", ["recipes/cpu-small.yaml", "resumes", "last.ckpt", "--max-minutes", "override the recipe"]),
+        (
+            "train",
+            [
+                "recipes/cpu-small.yaml",
+                "drum-gen train --out",
+                "resumes",
+                "last.ckpt",
+                "--max-minutes",
+                "override the recipe",
+            ],
+        ),
         (
             "evaluate",
             ["per-instrument push/drag", "laid-back snare", "80%", "2 points", "--patterns-per-style"],

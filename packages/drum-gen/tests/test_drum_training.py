@@ -9,6 +9,7 @@ import pytest
 import torch
 from drum_gen.corpus import generate_corpus
 from drum_gen.loader import load_model
+from drum_gen.shipped import default_recipe_path
 from drum_gen.tokenizer import PREFIX_LENGTH
 from drum_gen.training import (
     PadCollator,
@@ -19,7 +20,7 @@ from drum_gen.training import (
     train,
 )
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "cpu-small.yaml"
+RECIPE = default_recipe_path()
 
 
 def test_recipe_parses_and_round_trips() -> None:

@@ -23,7 +23,7 @@ def _add_model_argument(parser: argparse.ArgumentParser, required: bool = False)
         "--model",
         required=required,
         default=None if required else os.environ.get(MODEL_ENV),
-        help=f"checkpoint directory or Hugging Face repo id (default: ${MODEL_ENV})",
+        help=f"checkpoint directory or Hugging Face repo id (default: ${MODEL_ENV}, else the model shipped with drum-gen)",
     )
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available, else cpu)"
@@ -101,13 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
         "generate",
         help="write a drum pattern MIDI file",
         description=(
-            "Sample N bars of drums in a producer style from a trained model and write a General MIDI "
+            "Sample N bars of drums in a producer style from a trained model (the shipped default unless "
+            "--model is given) and write a General MIDI "
             "drum file (channel 10, tempo and time signature set) that opens in any DAW. The model writes "
             "the quantized pattern; --humanize then applies the style's feel once."
         ),
         epilog=(
-            'example: drum-gen generate --model runs/cpu-small --style "J Dilla" --bars 4 --tempo 90 '
-            "--seed 7 -o dilla.mid\nno model yet? " + _how_to_get_a_model()
+            'example: drum-gen generate --style "J Dilla" --bars 4 --tempo 90 --seed 7 -o dilla.mid\n'
+            "without --model the default model shipped with drum-gen is used (its recipe: "
+            "drum-gen train --out runs/cpu-small); --model runs/cpu-small or a Hub repo id picks another."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -159,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
             "<out>/lightning/last.ckpt, so an interrupted run loses at most one epoch."
         ),
         epilog=(
-            "documented CPU recipe (about 7 min on a quiet 2-core CPU, capped at 28 min; see docs/results.md):\n"
-            "  drum-gen train --config packages/drum-gen/recipes/cpu-small.yaml --out runs/cpu-small"
+            "without --config the recipe of the shipped default model is used (drum_gen/recipes/cpu-small.yaml,\n"
+            "about 7 min on a quiet 2-core CPU, capped at 28 min; see docs/results.md):\n"
+            "  drum-gen train --out runs/cpu-small"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -169,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         default=None,
-        help="YAML recipe with TrainingConfig keys (e.g. recipes/cpu-small.yaml; default: built-in defaults)",
+        help="YAML recipe with TrainingConfig keys (default: the shipped model's recipe, drum_gen/recipes/cpu-small.yaml)",
     )
     train.add_argument(
         "--max-minutes",
@@ -249,17 +252,9 @@ def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _how_to_get_a_model() -> str:
-    from drum_gen.loader import HOW_TO_GET_A_MODEL
-
-    return HOW_TO_GET_A_MODEL
-
-
-def _require_model(model: str | None) -> str:
-    from drum_gen.loader import HOW_TO_GET_A_MODEL
-
+def _model_or_default(model: str | None) -> str | None:
     if not model:
-        raise _CliError(f"no model given. {HOW_TO_GET_A_MODEL} You can also set ${MODEL_ENV}.")
+        return None  # the default model shipped inside the package
     return model
 
 
@@ -271,7 +266,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from drum_gen.generator import DrumGenerator
     from drum_gen.loader import load_model
 
-    loaded = load_model(_require_model(args.model), device=args.device)
+    loaded = load_model(_model_or_default(args.model), device=args.device)
     _set_inference_threads(args.threads, loaded.model.num_parameters)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -301,10 +296,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     import logging
 
+    from drum_gen.shipped import default_recipe_path
     from drum_gen.training import TrainingConfig, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    data = TrainingConfig.from_yaml(args.config).to_dict() if args.config else TrainingConfig().to_dict()
+    data = TrainingConfig.from_yaml(args.config or default_recipe_path()).to_dict()
     overrides = {
         "max_minutes": args.max_minutes,
         "max_epochs": args.max_epochs,
@@ -351,7 +347,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from drum_gen.evaluate import EvaluationConfig, evaluate_model
     from drum_gen.loader import load_model
 
-    loaded = load_model(_require_model(args.model), device=args.device)
+    loaded = load_model(_model_or_default(args.model), device=args.device)
     _set_inference_threads(args.threads, loaded.model.num_parameters)
     config = EvaluationConfig(
         patterns_per_style=args.patterns_per_style,

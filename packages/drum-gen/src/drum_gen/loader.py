@@ -23,6 +23,7 @@ import torch
 from shared_audio_core.files import atomic_write_text
 
 from drum_gen.model import DrumPatternTransformer
+from drum_gen.shipped import default_model_dir
 from drum_gen.tokenizer import DrumPatternTokenizer
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ CLASSIFIER_FILE = "style_classifier.json"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
 
 HOW_TO_GET_A_MODEL = (
-    "Train one on the CPU (about 7 minutes on a quiet 2-core machine, at most 28) with "
-    "`drum-gen train --config packages/drum-gen/recipes/cpu-small.yaml --out runs/cpu-small`, "
+    "Leave out --model to use the default model shipped with drum-gen, train one on the CPU (about "
+    "7 minutes on a quiet 2-core machine, at most 28) with `drum-gen train --out runs/cpu-small`, "
     "or pass `--model <checkpoint directory or Hugging Face repo id>`."
 )
 
@@ -261,8 +262,10 @@ def _load_cached(directory: str, device: str) -> LoadedDrumModel:
     )
 
 
-def load_model(path_or_repo: str | Path, device: str | None = None) -> LoadedDrumModel:
+def load_model(path_or_repo: str | Path | None = None, device: str | None = None) -> LoadedDrumModel:
     """Load a checkpoint directory or Hub repo id; repeated calls with the same (path, device) are cached.
+
+    ``path_or_repo=None`` loads the default model shipped inside the package (``shipped``).
 
     ``device=None`` picks CUDA when available, else the CPU. If the model does not fit on the GPU the
     load is retried on the CPU (``LoadedDrumModel.device`` and ``.warnings`` say so).
@@ -270,7 +273,12 @@ def load_model(path_or_repo: str | Path, device: str | None = None) -> LoadedDru
     Raises:
         ModelLoadError: the directory or a required file is missing, or the metadata is malformed.
     """
-    directory = resolve_checkpoint_dir(path_or_repo)
+    if path_or_repo is None:
+        directory = default_model_dir()
+        if not (directory / METADATA_FILE).is_file():
+            raise ModelLoadError(f"the default model is not installed in {directory}. {HOW_TO_GET_A_MODEL}")
+    else:
+        directory = resolve_checkpoint_dir(path_or_repo)
     return _load_cached(str(directory), resolve_device(device))
 
 

@@ -1,0 +1,74 @@
+"""The default model that ships inside the wheel, and the recipe that reproduces it.
+
+``pip install drum-gen && drum-gen generate --style "J Dilla"`` works with no ``--model``: the
+checkpoint of ``recipes/cpu-small.yaml`` (about 0.7 M parameters, a few MB of safetensors) lies in
+``drum_gen/default_model/`` with its model card and a ``MANIFEST.json`` of SHA-256 hashes, so a
+damaged or hand-edited copy is detected instead of silently generating something else.
+``packages/drum-gen/scripts/ship_default_model.py`` copies a trained run there and writes the
+manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_MODEL_FILES",
+    "MANIFEST_FILE",
+    "default_model_dir",
+    "default_recipe_path",
+    "file_hashes",
+    "verify_default_model",
+]
+
+MANIFEST_FILE = "MANIFEST.json"
+#: What a shipped checkpoint holds (the Lightning training state stays out of the wheel).
+DEFAULT_MODEL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "drum_gen.json",
+    "style_classifier.json",
+    "training_summary.json",
+    "README.md",
+)
+DEFAULT_MODEL_DIRS = ("tokenizer",)
+
+
+def default_recipe_path() -> Path:
+    """The YAML recipe of the shipped model, installed with the package (``drum-gen train``'s default)."""
+    return Path(str(resources.files("drum_gen") / "recipes" / "cpu-small.yaml"))
+
+
+def default_model_dir() -> Path:
+    """The directory of the model shipped inside the package."""
+    return Path(str(resources.files("drum_gen") / "default_model"))
+
+
+def file_hashes(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``directory`` except the manifest, by POSIX relative path."""
+    hashes = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST_FILE):
+        hashes[path.relative_to(directory).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def verify_default_model(directory: Path | None = None) -> dict[str, str]:
+    """Check the shipped files against ``MANIFEST.json``; return the hashes, or raise ``ValueError``
+    naming every missing, extra or changed file."""
+    directory = default_model_dir() if directory is None else directory
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ValueError(f"{directory}: no {MANIFEST_FILE}; the default model is not installed")
+    recorded = json.loads(manifest_path.read_text())["sha256"]
+    actual = file_hashes(directory)
+    problems = [f"missing {name}" for name in sorted(set(recorded) - set(actual))]
+    problems += [f"unexpected {name}" for name in sorted(set(actual) - set(recorded))]
+    problems += [
+        f"changed {name}" for name in sorted(set(recorded) & set(actual)) if recorded[name] != actual[name]
+    ]
+    if problems:
+        raise ValueError(f"{directory} does not match its {MANIFEST_FILE}: " + "; ".join(problems))
+    return actual
