@@ -266,3 +266,37 @@ def test_rudiment_slugs_are_canonicalised_so_case_variants_are_one_rudiment(tmp_
         path.startswith(("midi/flam/", "midi/flam-tap/")) for path in samples.column("midi_path").to_pylist()
     )
     assert main(["check", str(out), "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("seed", ["-1", "1.5", "x"])
+def test_bad_seed_writes_nothing_and_a_valid_run_then_succeeds(seed, tmp_path, capsys):
+    out = tmp_path / "d"
+    argv = ["generate", "--preset", "tiny", "--quiet", "--rudiment", "flam", "--out", str(out)]
+    try:
+        code = main([*argv, "--seed", seed])
+    except SystemExit as exc:  # argparse rejects a non-integer before generate runs
+        code = exc.code
+    assert code == EXIT_BAD_INPUT
+    assert "seed" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+    assert main([*argv, "--seed", "3"]) == 0
+    assert json.loads((out / "metadata.json").read_text())["seed"] == 3
+
+
+def test_library_rejects_a_bad_seed_before_writing(tmp_path):
+    from sousa_rudiments.dataset.generate import GenerateConfig, generate
+
+    out = tmp_path / "d"
+    for seed in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="seed"):
+            generate(GenerateConfig(output_dir=out, preset=get_preset("tiny"), seed=seed, progress=False))  # type: ignore[arg-type]
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_check_detects_a_valid_flac_copied_over_another(tiny_audio, tmp_path, capsys):
+    broken = tmp_path / "swapped"
+    shutil.copytree(tiny_audio, broken)
+    first, second = sorted((broken / "audio").rglob("*.flac"))[:2]
+    shutil.copyfile(first, second)  # still decodes, but is not the file the marker recorded
+    assert main(["check", str(broken), "--quiet"]) == EXIT_PROBLEMS
+    assert "sha256" in capsys.readouterr().out

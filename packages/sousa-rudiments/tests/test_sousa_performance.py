@@ -329,3 +329,55 @@ def test_roll_sustain_decays_each_roll_span() -> None:
     assert per_cycle[:, 0] == pytest.approx(1.0, abs=0.03)  # a span starts at full level
     assert per_cycle[:, -2].mean() == pytest.approx(0.6, abs=0.05)  # last unaccented stroke lost ~0.4
     assert per_cycle[:, -1] == pytest.approx(1.0, abs=0.03)  # the closing accent is not part of the roll
+
+
+def _check_physical_order(performance: Performance) -> None:
+    """Written order kept (rows are in written order), minimum same-hand and grace gaps respected."""
+    config = performance.config
+    strokes = performance.strokes
+    tolerance = 1e-3  # times are rounded to µs
+    for a, b in itertools.pairwise(strokes):
+        assert b.actual_time_ms - a.actual_time_ms >= config.min_order_gap_ms - tolerance, (a, b)
+    for hand in ("R", "L"):
+        times = [s.actual_time_ms for s in strokes if s.hand == hand]
+        gaps = np.diff(times)
+        assert np.all(gaps >= config.min_same_hand_gap_ms - tolerance), f"hand {hand}: {gaps.min()}"
+    for s in strokes:
+        if s.parent_stroke_index is not None:
+            gap = strokes[s.parent_stroke_index].actual_time_ms - s.actual_time_ms
+            assert gap >= config.min_grace_gap_ms - tolerance
+
+
+def test_physical_minimums_are_named_and_plausible() -> None:
+    config = PerformanceConfig()
+    assert (config.min_same_hand_gap_ms, config.min_grace_gap_ms) == (10.0, 5.0)
+    with pytest.raises(ValueError, match="minimum stroke gaps"):
+        PerformanceConfig(min_grace_gap_ms=0.0)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    slug=st.sampled_from(sorted(RUDIMENTS)),
+    tier=st.sampled_from(["beginner", "intermediate", "advanced", "professional"]),
+    profile_seed=st.integers(0, 10_000),
+    tempo=st.floats(40.0, 240.0),
+    seed=st.integers(0, 2**31),
+)
+def test_noise_never_reorders_the_sticking(
+    slug: str, tier: str, profile_seed: int, tempo: float, seed: int
+) -> None:
+    profile = sample_profile("p", tier, np.random.default_rng(profile_seed))  # type: ignore[arg-type]
+    performance = generate_performance(get_rudiment(slug), profile, tempo, num_cycles=4, seed=seed)
+    _check_physical_order(performance)
+
+
+@pytest.mark.parametrize("slug", ["single-stroke-roll", "single-paradiddle", "flam-tap", "drag"])
+def test_a_beginner_far_too_fast_plays_late_not_reordered(slug: str) -> None:
+    # 240 BPM is 140 BPM above a beginner's comfort range: noise sd ~ 2.4 x 50 ms, above the 62.5 ms grid.
+    for seed in range(20):
+        performance = generate_performance(get_rudiment(slug), BEGINNER, 240, num_cycles=8, seed=seed)
+        _check_physical_order(performance)
+        heard = sorted(performance.strokes, key=lambda s: s.actual_time_ms)
+        assert [s.hand for s in heard] == [s.hand for s in performance.strokes], "heard in written order"
+        ioi = np.diff([s.actual_time_ms for s in performance.primary_strokes])
+        assert ioi.std() > 10.0, "a player this far out of range is uneven"

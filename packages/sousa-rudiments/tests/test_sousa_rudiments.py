@@ -7,9 +7,13 @@ The reference stickings are written below in the reference's own notation (``lR`
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from itertools import pairwise
 
+import numpy as np
 import pytest
+from sousa_rudiments.performance import StrokeEvent, generate_performance
+from sousa_rudiments.profiles import sample_profile
 from sousa_rudiments.rudiments import RUDIMENTS, UnknownRudimentError, get_rudiment, list_rudiments
 
 # number: (slug, family, one cycle in reference notation). Accents that the reference gives in its notes
@@ -59,7 +63,8 @@ REFERENCE: dict[int, tuple[str, str, str]] = {
 }
 # "same lead" in the reference, plus the continuous rolls whose cycle repeats unchanged (mirroring R L R L
 # or R R L L would put two same-hand strokes across the seam of two cycles).
-SAME_LEAD = {19, 28}
+# #26 is the flammed #19; #8, #20, #22, #27, #29 and #31 already hold both leads in one cycle (see PLAYED).
+SAME_LEAD = {8, 19, 20, 22, 26, 27, 28, 29, 31}
 CONTINUOUS_ROLLS = {1, 4, 5, 6}
 
 _REF_TOKEN = re.compile(r"^(?P<accent>>?)(?P<graces>[rl]*)(?P<buzz>z?)(?P<hand>[RL])$")
@@ -118,7 +123,7 @@ def test_graces_take_no_slot_and_primaries_fit_the_cycle(slug: str) -> None:
     assert all(b > a for a, b in pairwise(slots)), "one slot per primary, increasing"
     assert slots[-1] < rudiment.cycle_slots
     assert rudiment.cycle_slots % rudiment.subdivision == 0, "cycles end on a beat"
-    if rudiment.number not in (30, 35):
+    if rudiment.number not in (8, 30, 35, 36, 37, 39, 40):  # shared-slot doubles; mixed rhythms (sheet test)
         assert slots == [float(i) for i in range(len(slots))], "consecutive slots: graces do not take one"
 
 
@@ -208,3 +213,108 @@ def test_time_feel_follows_the_reference_notes() -> None:
         4,
         "sixteenths",
     )
+
+
+# Three cycles as a right-handed player must play them, written by hand from the PAS table (not derived from
+# the library): "same lead" rudiments repeat, the others mirror. Notation as REFERENCE; graces precede their
+# primary. Mirroring #8, #20, #22, #27, #29, #31 would play two left flams/drags or L L across the seam.
+PLAYED: dict[int, str] = {
+    1: "R L R L  R L R L  R L R L",
+    2: "R L R L  L R L R  R L R L",
+    3: "R L R L R L R  L R L R L R L  R L R L R L R",
+    4: "zR zL zR zL  zR zL zR zL  zR zL zR zL",
+    5: "R R R L L L  R R R L L L  R R R L L L",
+    6: "R R L L  R R L L  R R L L",
+    7: "R R L L >R  L L R R >L  R R L L >R",
+    8: ">R L L R R >L  >R L L R R >L  >R L L R R >L",
+    9: "R R L L R R >L  L L R R L L >R  R R L L R R >L",
+    10: "R R L L R R L L >R  L L R R L L R R >L  R R L L R R L L >R",
+    11: "R R L L R R L L >R >L  L L R R L L R R >L >R  R R L L R R L L >R >L",
+    12: "R R L L R R L L R R >L  L L R R L L R R L L >R  R R L L R R L L R R >L",
+    13: "R R L L R R L L R R L L >R  L L R R L L R R L L R R >L  R R L L R R L L R R L L >R",
+    14: "R R L L R R L L R R L L R R >L  L L R R L L R R L L R R L L >R  R R L L R R L L R R L L R R >L",
+    15: "R R L L R R L L R R L L R R L L >R  L L R R L L R R L L R R L L R R >L  "
+    "R R L L R R L L R R L L R R L L >R",
+    16: ">R L R R  >L R L L  >R L R R",
+    17: ">R L R L R R  >L R L R L L  >R L R L R R",
+    18: ">R L R L R L R R  >L R L R L R L L  >R L R L R L R R",
+    19: ">R L R R L L  >R L R R L L  >R L R R L L",
+    20: "lR rL  lR rL  lR rL",
+    21: ">lR L R  >rL R L  >lR L R",
+    22: "lR R rL L  lR R rL L  lR R rL L",
+    23: "lR >L R L lR  rL >R L R rL  lR >L R L lR",
+    24: "lR L R R  rL R L L  lR L R R",
+    25: "lR R L R  rL L R L  lR R L R",
+    26: "lR L R R L L  lR L R R L L  lR L R R L L",
+    27: "lR L R rL  lR L R rL  lR L R rL",
+    28: "lR R L  lR R L  lR R L",
+    29: "lR L rL R  lR L rL R  lR L rL R",
+    30: ">lR L L R  >rL R R L  >lR L L R",
+    31: "llR rrL  llR rrL  llR rrL",
+    32: "llR >L  rrL >R  llR >L",
+    33: "llR llR >L  rrL rrL >R  llR llR >L",
+    34: "llR L >R  rrL R >L  llR L >R",
+    35: ">R R L R R  >L L R L L  >R R L R R",
+    36: ">R llR L R R  >L rrL R L L  >R llR L R R",
+    37: ">R llR llR L R R  >L rrL rrL R L L  >R llR llR L R R",
+    38: "llR L R >L  rrL R L >R  llR L R >L",
+    39: "llR llR L R >L  rrL rrL R L >R  llR llR L R >L",
+    40: "llR llR llR L R >L  rrL rrL rrL R L >R  llR llR llR L R >L",
+}
+
+
+def _played_notation(strokes: list[StrokeEvent]) -> str:
+    """The performance as heard (actual-time order) in reference notation."""
+    tokens: list[str] = []
+    graces = ""
+    for stroke in sorted(strokes, key=lambda s: s.actual_time_ms):
+        if stroke.is_grace_note:
+            graces += stroke.hand.lower()
+            continue
+        buzz = "z" if stroke.stroke_type == "buzz" else ""
+        tokens.append((">" if stroke.is_accent else "") + graces + buzz + stroke.hand)
+        graces = ""
+    assert not graces, "a grace note after the last primary"
+    return " ".join(tokens)
+
+
+_STEADY = replace(
+    sample_profile("pro-ref", "professional", np.random.default_rng(0), dominant_hand="R"),
+    timing_accuracy_ms=2.0,
+    accent_accuracy=1.0,
+)
+
+
+@pytest.mark.parametrize("number", sorted(PLAYED))
+def test_played_sequence_over_three_cycles_matches_pas(number: int) -> None:
+    rudiment = list_rudiments()[number - 1]
+    performance = generate_performance(rudiment, _STEADY, 90, num_cycles=3, seed=1)
+    assert _played_notation(performance.strokes) == " ".join(PLAYED[number].split())
+
+
+# Onsets of the first cycle in beats from the sheet (PAS, see each rudiment's notes), and the next cycle's
+# start. #8: 8th, four 16ths, 8th. #36: quarter, four 16ths. #37: two 8ths, four 16ths. #39/#40: on #38's
+# grid (a triplet per beat), 8th-note drags on beats, then llR L R as a triplet and the accent on the beat.
+SHEET_ONSETS_BEATS: dict[str, tuple[list[float], float]] = {
+    "six-stroke-roll": ([0, 0.5, 0.75, 1, 1.25, 1.5], 2),
+    "drag-paradiddle-1": ([0, 1, 1.25, 1.5, 1.75], 2),
+    "drag-paradiddle-2": ([0, 0.5, 1, 1.25, 1.5, 1.75], 2),
+    "single-ratamacue": ([0, 1 / 3, 2 / 3, 1], 2),
+    "double-ratamacue": ([0, 1, 4 / 3, 5 / 3, 2], 3),
+    "triple-ratamacue": ([0, 1, 2, 7 / 3, 8 / 3, 3], 4),
+}
+
+
+@pytest.mark.parametrize("slug", sorted(SHEET_ONSETS_BEATS))
+def test_mixed_rhythm_onsets_follow_the_sheet(slug: str) -> None:
+    onsets, cycle_beats = SHEET_ONSETS_BEATS[slug]
+    tempo = 100.0
+    performance = generate_performance(get_rudiment(slug), _STEADY, tempo, num_cycles=2, seed=0)
+    beat_ms = 60_000.0 / tempo
+    primaries = performance.primary_strokes
+    beats = [(s.intended_time_ms - performance.lead_in_ms) / beat_ms for s in primaries]
+    assert beats[: len(onsets)] == pytest.approx(onsets, abs=1e-4)
+    assert beats[len(onsets)] == pytest.approx(cycle_beats, abs=1e-4)
+    accents = [b for b, s in zip(beats, primaries, strict=True) if s.is_accent]
+    if "ratamacue" in slug:
+        assert all(abs(b - round(b)) < 1e-4 for b in accents), "the closing accent lands on a beat"

@@ -22,8 +22,11 @@ The model, stroke by stroke (all parameters from :class:`~sousa_rudiments.profil
   ``N(diddle_evenness, (1 - diddle_evenness) / 2)`` relative to the first (never inheriting its accent), and
   every stroke gets multiplicative noise with CV ``velocity_variance``. Velocities are clipped to 1–127.
 * **Buzz.** A buzz stroke carries 3–8 sub-strokes 2–5 ms apart whose velocities decay by 0.85 each.
-* **Physical order.** Finally, times are made non-decreasing within each hand and every primary is kept after
-  its own graces, so no hand ever plays two strokes in the wrong order.
+* **Physical order.** Finally, one pass in written order (graces before their primary) moves each stroke no
+  earlier than ``min_order_gap_ms`` after the previous stroke, ``min_same_hand_gap_ms`` after the same hand's
+  previous stroke and ``min_grace_gap_ms`` after its own graces. Noise therefore never reorders the sticking
+  (the original could play R R in a single-stroke roll): a player too slow for the tempo comes out late and
+  uneven instead.
 """
 
 from __future__ import annotations
@@ -75,7 +78,14 @@ class PerformanceConfig:
     max_duration_sec: float = 12.0
     lead_in_ms: float = 250.0
     tail_ms: float = 300.0
-    min_same_hand_gap_ms: float = 1.0
+    #: A stick has to lift again before its next stroke: even a fast double stroke is ~30 ms apart, so two
+    #: strokes of one hand closer than 10 ms are physically impossible (buzz sub-strokes are bounces of one
+    #: stroke and not bound by this).
+    min_same_hand_gap_ms: float = 10.0
+    #: A grace nearer than 5 ms to its primary is no longer a flam/drag but one "flat" stroke.
+    min_grace_gap_ms: float = 5.0
+    #: Consecutive strokes of the sticking (either hand) stay in written order, at least this far apart.
+    min_order_gap_ms: float = 1.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.buzz_min_strokes <= self.buzz_max_strokes:
@@ -84,6 +94,8 @@ class PerformanceConfig:
             raise ValueError("need 0 < buzz_min_gap_ms <= buzz_max_gap_ms")
         if self.target_beats <= 0 or self.max_duration_sec <= 0 or self.lead_in_ms < 0:
             raise ValueError("target_beats and max_duration_sec must be positive, lead_in_ms non-negative")
+        if min(self.min_same_hand_gap_ms, self.min_grace_gap_ms, self.min_order_gap_ms) <= 0:
+            raise ValueError("the minimum stroke gaps must be positive")
 
     def unaccented_velocity(self, kind: str) -> int:
         """Target velocity of an unaccented primary stroke of ``kind``."""
@@ -278,6 +290,23 @@ def _roll_progress(
     return progress
 
 
+def _keep_physical_order(events: list[_Planned], config: PerformanceConfig) -> None:
+    """Delay strokes (never advance them) so ``events``, in written order, obey the minimum gaps."""
+    last_by_hand: dict[str, float] = {}
+    previous: float | None = None
+    for order, event in enumerate(events):  # intended order, graces before their parent
+        event.order = order
+        t = max(0.0, event.actual_time)
+        if previous is not None:
+            t = max(t, previous + config.min_order_gap_ms)
+        if event.hand in last_by_hand:
+            t = max(t, last_by_hand[event.hand] + config.min_same_hand_gap_ms)
+        for grace in event.graces:
+            t = max(t, grace.actual_time + config.min_grace_gap_ms)
+        event.actual_time = t
+        last_by_hand[event.hand] = previous = t
+
+
 def generate_performance(
     rudiment: Rudiment,
     profile: PlayerProfile,
@@ -406,19 +435,7 @@ def generate_performance(
                 events.append(grace)
         events.append(p)
 
-    # Physical order: non-decreasing within a hand, primaries after their graces, nothing before 0.
-    for order, event in enumerate(events):
-        event.order = order
-    last_by_hand: dict[str, float] = {}
-    gap = config.min_same_hand_gap_ms
-    for event in events:  # already in intended order, graces before parents
-        t = max(0.0, event.actual_time)
-        if event.hand in last_by_hand:
-            t = max(t, last_by_hand[event.hand] + gap)
-        for grace in event.graces:
-            t = max(t, grace.actual_time + gap)
-        event.actual_time = t
-        last_by_hand[event.hand] = t
+    _keep_physical_order(events, config)
 
     index_of = {id(event): i for i, event in enumerate(events)}
     strokes: list[StrokeEvent] = []

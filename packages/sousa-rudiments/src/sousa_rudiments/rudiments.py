@@ -11,10 +11,10 @@ this table independently):
   hand, a same-hand double bounce), ``z`` = multiple-bounce (buzz) stroke, ``>`` = accent on the group's
   first stroke. Prefixes may appear in any order before the letters.
 
-Primary strokes occupy consecutive slots of the subdivision grid unless ``slots`` is given explicitly (only
-for the two rudiments whose double shares one slot, #30 and #35). Grace notes never occupy a slot: they are
-attached to their primary (``grace_notes``/``grace_hand``) and placed before it in time by the performance
-generator. The cycle lasts ``cycle_slots`` slots: the last primary slot rounded up to the next whole beat, so
+Primary strokes occupy consecutive slots of the subdivision grid unless ``slots`` is given explicitly (for
+#30 and #35, whose double shares one slot, and for the mixed-rhythm rudiments #8, #36, #37, #39, #40). Grace
+notes never occupy a slot: they are attached to their primary (``grace_notes``/``grace_hand``) and placed
+before it in time by the performance generator. The cycle lasts ``cycle_slots`` slots: the last primary slot rounded up to the next whole beat, so
 released rolls (#7–#15) and rudiments ending on a long note (#2, #3, #23, ...) rest until the next beat.
 
 Choices where sources differ (also in each rudiment's ``notes``):
@@ -25,8 +25,11 @@ Choices where sources differ (also in each rudiment's ``notes``):
 * #35 single dragadiddle, ``>R R L R R``: a paradiddle whose accented first note is a same-hand double
   sharing slot 0 (slots 0 and 0.5, accent on the first), labelled as a diddle; no grace notes.
 * Lead alternation: every rudiment mirrors R↔L on the next cycle except #19 and #28 ("same lead" in the
-  reference) and the continuous rolls #1, #4, #5, #6, whose cycle repeats unchanged because mirroring
-  ``R L R L`` or ``RR LL`` would put two same-hand strokes across the seam of two cycles.
+  reference), #26 (the flammed #19), the continuous rolls #1, #4, #5, #6, and the rudiments whose one cycle
+  already holds both leads (#8 ``>R LL RR >L``, #20 ``lR rL``, #22, #27, #29, #31): mirroring those would
+  put two same-hand strokes (two left flams, ``L L rL``, ...) across the seam of two cycles.
+* Time feel: #8, #36 and #37 are duple (16th grid) with 8th-note singles; #39 and #40 put 8th-note drags
+  before a single ratamacue on the triplet grid so the closing accent falls on a beat (see their notes).
 """
 
 from __future__ import annotations
@@ -227,7 +230,10 @@ _DEFINITIONS: tuple[tuple[int, str, str, Family, int, str, bool, tuple[float, ..
     (6, "double-stroke-open-roll", "Double Stroke Open Roll", "roll", 4, "RR LL", False, None,
      "Continuous diddles; the cycle repeats unchanged."),
     (7, "five-stroke-roll", "Five Stroke Roll", "roll", 4, "RR LL >R", True, None, ""),
-    (8, "six-stroke-roll", "Six Stroke Roll", "roll", 4, ">R LL RR >L", True, None, ""),
+    (8, "six-stroke-roll", "Six Stroke Roll", "roll", 4, ">R LL RR >L", False, (0.0, 2.0, 3.0, 4.0, 5.0, 6.0),
+     "Duple feel: accented singles are 8th notes, the diddles 16ths (counted 1 & a 2 e &; PAS sheet as "
+     "transcribed by drumrudimentsystem/26drumrudiments: singles at half the speed of the doubles). Same "
+     "lead: the cycle already ends on the other hand, so R LL RR L repeats unchanged."),
     (9, "seven-stroke-roll", "Seven Stroke Roll", "roll", 4, "RR LL RR >L", True, None, ""),
     (10, "nine-stroke-roll", "Nine Stroke Roll", "roll", 4, "RR LL RR LL >R", True, None, ""),
     (11, "ten-stroke-roll", "Ten Stroke Roll", "roll", 4, "RR LL RR LL >R >L", True, None, ""),
@@ -241,23 +247,29 @@ _DEFINITIONS: tuple[tuple[int, str, str, Family, int, str, bool, tuple[float, ..
     (18, "triple-paradiddle", "Triple Paradiddle", "diddle", 4, ">R L R L R L RR", True, None, ""),
     (19, "single-paradiddle-diddle", "Single Paradiddle-Diddle", "diddle", 3, ">R L RR LL", False, None,
      "Same lead every cycle."),
-    (20, "flam", "Flam", "flam", 2, "fR fL", True, None, ""),
+    (20, "flam", "Flam", "flam", 2, "fR fL", False, None,
+     "The cycle holds both hands (lR rL), so it repeats unchanged: mirroring would play two left flams."),
     (21, "flam-accent", "Flam Accent", "flam", 3, ">fR L R", True, None, "Triplet feel; accent on the flam."),
-    (22, "flam-tap", "Flam Tap", "flam", 4, "fR R fL L", True, None, ""),
+    (22, "flam-tap", "Flam Tap", "flam", 4, "fR R fL L", False, None,
+     "The cycle holds both hands (lR R rL L), so it repeats unchanged."),
     (23, "flamacue", "Flamacue", "flam", 4, "fR >L R L fR", True, None,
      "Accent on the second note; the closing flam falls on the next beat."),
     (24, "flam-paradiddle", "Flam Paradiddle", "flam", 4, "fR L RR", True, None, ""),
     (25, "single-flammed-mill", "Single Flammed Mill", "flam", 4, "fR R L R", True, None, ""),
-    (26, "flam-paradiddle-diddle", "Flam Paradiddle-Diddle", "flam", 3, "fR L RR LL", True, None, ""),
-    (27, "pataflafla", "Pataflafla", "flam", 4, "fR L R fL", True, None, "Flams on the first and fourth notes."),
+    (26, "flam-paradiddle-diddle", "Flam Paradiddle-Diddle", "flam", 3, "fR L RR LL", False, None,
+     "Same lead, like #19 (its unflammed form): mirroring would play L L rL, three left strokes in a row."),
+    (27, "pataflafla", "Pataflafla", "flam", 4, "fR L R fL", False, None,
+     "Flams on the first and fourth notes; PAS repeats lR L R rL unchanged (mirroring: two left flams)."),
     (28, "swiss-army-triplet", "Swiss Army Triplet", "flam", 3, "fR R L", False, None, "Same lead every cycle."),
-    (29, "inverted-flam-tap", "Inverted Flam Tap", "flam", 4, "fR L fL R", True, None, ""),
+    (29, "inverted-flam-tap", "Inverted Flam Tap", "flam", 4, "fR L fL R", False, None,
+     "The cycle holds both hands (lR L rL R), so it repeats unchanged."),
     (30, "flam-drag", "Flam Drag", "flam", 3, ">fR LL R", True, (0.0, 1.0, 1.5, 2.0),
      "Chosen reading: a flam accent (accent on the flam, triplet grid) whose second note is a same-hand "
      "double: two fast left strokes sharing slot 1 (at slots 1 and 1.5), played as a diddle. Other sources "
      "write it as a drag (two left grace notes) before the middle note; we follow the reference sticking "
      "lR LL R, so the double counts as two primary strokes."),
-    (31, "drag", "Drag", "drag", 2, "dR dL", True, None, ""),
+    (31, "drag", "Drag", "drag", 2, "dR dL", False, None,
+     "The cycle holds both hands (llR rrL), so it repeats unchanged: mirroring would play two left drags."),
     (32, "single-drag-tap", "Single Drag Tap", "drag", 2, "dR >L", True, None, "Accent on the tap."),
     (33, "double-drag-tap", "Double Drag Tap", "drag", 3, "dR dR >L", True, None, "Accent on the tap."),
     (34, "lesson-25", "Lesson 25", "drag", 4, "dR L >R", True, None, ""),
@@ -266,13 +278,22 @@ _DEFINITIONS: tuple[tuple[int, str, str, Family, int, str, bool, tuple[float, ..
      "(strokes at slots 0 and 0.5, accent on the first), i.e. >R R L R R with the first two R as a diddle. "
      "Other sources write the first note as a drag (two grace notes); we keep the reference sticking, so the "
      "double counts as two primary strokes and no stroke carries grace notes."),
-    (36, "drag-paradiddle-1", "Drag Paradiddle #1", "drag", 3, ">R dR L RR", True, None, ""),
-    (37, "drag-paradiddle-2", "Drag Paradiddle #2", "drag", 3, ">R dR dR L RR", True, None, ""),
+    (36, "drag-paradiddle-1", "Drag Paradiddle #1", "drag", 4, ">R dR L RR", True, (0.0, 4.0, 5.0, 6.0, 7.0),
+     "Duple feel: an accented single on the beat held for a beat, then a 16th-note dragged paradiddle on "
+     "the next beat (PAS sheet as transcribed by drumrudimentsystem, 40drumrudiments: 'a quarter note "
+     "single stroke and a 16th note dragged single paradiddle')."),
+    (37, "drag-paradiddle-2", "Drag Paradiddle #2", "drag", 4, ">R dR dR L RR", True,
+     (0.0, 2.0, 4.0, 5.0, 6.0, 7.0),
+     "Duple feel: two 8th notes (>R, llR) leading into the 16th-note dragged paradiddle of #36 on the next "
+     "beat (freedrumlessons: 'the original variation is just moved down to the two-count')."),
     (38, "single-ratamacue", "Single Ratamacue", "drag", 3, "dR L R >L", True, None, ""),
-    (39, "double-ratamacue", "Double Ratamacue", "drag", 3, "dR dR L R >L", True, None,
-     "Both drags on the same hand."),
-    (40, "triple-ratamacue", "Triple Ratamacue", "drag", 3, "dR dR dR L R >L", True, None,
-     "All three drags on the same hand."),
+    (39, "double-ratamacue", "Double Ratamacue", "drag", 3, "dR dR L R >L", True, (0.0, 3.0, 4.0, 5.0, 6.0),
+     "Both drags on the same hand. PAS sheet: an 8th-note drag leading into a single ratamacue (#38, on the "
+     "same triplet grid), so the accent lands on a beat (slot 6), not on a triplet partial."),
+    (40, "triple-ratamacue", "Triple Ratamacue", "drag", 3, "dR dR dR L R >L", True,
+     (0.0, 3.0, 6.0, 7.0, 8.0, 9.0),
+     "All three drags on the same hand. PAS sheet: two 8th-note drags leading into a single ratamacue, so "
+     "the accent lands on a beat (slot 9)."),
 )  # fmt: skip
 
 

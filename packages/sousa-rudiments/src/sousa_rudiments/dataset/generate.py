@@ -134,9 +134,17 @@ class GenerateResult:
     num_samples: int = 0
 
 
+#: Revision of what a seed generates, bumped whenever the same seed writes different data so that a
+#: resumed directory never mixes the two (the package version alone does not move between releases).
+#: 2: PAS same-lead and rhythm fixes (#8, #20, #22, #26, #27, #29, #31, #36, #37, #39, #40), strokes
+#: kept in order with physical minimum gaps, the core renderer's sustain pedal and SF2 envelopes,
+#: EQ bands with recorded Q.
+DATA_REVISION = 2
+
+
 def build_identity(config: GenerateConfig) -> DatasetIdentity:
     return DatasetIdentity(
-        generator_version=__version__,
+        generator_version=f"{__version__}+data.{DATA_REVISION}",
         seed=config.seed,
         preset=config.preset.to_dict(),
         with_audio=config.with_audio,
@@ -300,6 +308,10 @@ def _validate_inputs(config: GenerateConfig) -> list[str]:
         TimbrePool(config.soundfonts, config.preset.kits, config.preset.snare_notes)
     if config.workers < 1:
         raise ValueError(f"workers must be >= 1, got {config.workers}")
+    # Checked here, before anything is written: a seed rejected later (by the profile sampler) would leave a
+    # metadata.json recording it, and every later run would refuse the directory as "another seed".
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {config.seed!r}")
     return slugs
 
 
