@@ -425,3 +425,31 @@ def test_identity_pins_soundfont_bytes_not_just_names(tmp_path):
     assert original.differences(same) == []
     (diff,) = original.differences(other)
     assert diff.startswith("soundfont_sha256")
+
+
+def test_check_compares_midi_with_the_strokes_table(labels_dataset, tmp_path):
+    import symusic
+
+    work = tmp_path / "work"
+    shutil.copytree(labels_dataset, work)
+    assert check_dataset(work, decode=True).ok
+    midi = sorted((work / "midi").rglob("*.mid"))[0]
+    score = symusic.Score(str(midi))
+    score.tracks[0].notes[3].velocity = max(1, score.tracks[0].notes[3].velocity - 20)
+    score.dump_midi(str(midi))
+    problems = "\n".join(check_dataset(work).problems)
+    assert f"{midi.relative_to(work).as_posix()}: no MIDI note for stroke" in problems
+
+
+def test_check_compares_audio_length_with_duration(audio_dataset, tmp_path):
+    from shared_audio_core.audio import audio_info, load_audio, write_audio
+
+    work = tmp_path / "work"
+    shutil.copytree(audio_dataset, work)
+    assert check_dataset(work).ok  # every clip's length matches its duration_sec
+    flac = sorted((work / "audio").rglob("*.flac"))[0]
+    rate = audio_info(flac).sample_rate
+    audio = load_audio(flac, rate)
+    write_audio(flac, audio[: len(audio) // 2], rate, bit_depth=24)
+    problems = "\n".join(check_dataset(work).problems)
+    assert "samples.parquet says duration_sec" in problems and flac.name in problems

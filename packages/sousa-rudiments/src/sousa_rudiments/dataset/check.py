@@ -1,5 +1,9 @@
 """``sousa check DIR``: schema, counts, split hygiene and file integrity of a generated dataset.
 
+File integrity: every file's size and SHA-256 against its done-marker, every MIDI file decoded and
+compared note by note with the strokes table, every audio file decoded and its length compared
+with ``duration_sec``.
+
 Every problem found is collected (not just the first) so one run tells the whole story; the CLI exits
 non-zero when any is found.
 """
@@ -92,7 +96,11 @@ def _decode_midi(path: Path) -> str | None:
     return None if score.note_num() > 0 else "MIDI has no notes"
 
 
-def _decode_audio(path: Path, sample_rate: int | None) -> str | None:
+#: Audio may differ from ``duration_sec`` by the MIDI tick grid and sample rounding, no more.
+AUDIO_LENGTH_TOLERANCE_S = 0.005
+
+
+def _decode_audio(path: Path, sample_rate: int | None, duration_sec: float | None) -> str | None:
     from shared_audio_core.audio import AudioError, audio_info, load_audio
 
     try:
@@ -102,6 +110,36 @@ def _decode_audio(path: Path, sample_rate: int | None) -> str | None:
         load_audio(path, info.sample_rate)
     except AudioError as exc:
         return str(exc)
+    length = info.frames / info.sample_rate
+    if duration_sec is not None and abs(length - duration_sec) > AUDIO_LENGTH_TOLERANCE_S:
+        return f"audio lasts {length:.3f} s, samples.parquet says duration_sec {duration_sec:.3f} s"
+    return None
+
+
+def _midi_matches_strokes(path: Path, strokes: list[dict[str, Any]], tempo_bpm: float) -> str | None:
+    """The MIDI must sound the strokes table: one note per stroke (``buzz_count`` per buzz stroke),
+    each non-buzz stroke at its ``actual_time_ms`` (to one MIDI tick) with its ``actual_velocity``."""
+    from sousa_rudiments.midi import DEFAULT_TPQ, read_midi_notes
+
+    notes = read_midi_notes(path)
+    expected = sum(int(s["buzz_count"]) if s["buzz_count"] else 1 for s in strokes)
+    if len(notes) != expected:
+        return f"MIDI has {len(notes)} notes, the strokes table implies {expected}"
+    tick_ms = 60000.0 / (tempo_bpm * DEFAULT_TPQ)
+    unmatched = [(t, v) for t, _, v in notes]
+    for stroke in strokes:
+        if stroke["buzz_count"]:
+            continue
+        want_t, want_v = float(stroke["actual_time_ms"]), max(1, min(127, round(stroke["actual_velocity"])))
+        hit = next(
+            (k for k, (t, v) in enumerate(unmatched) if abs(t - want_t) <= tick_ms and v == want_v), None
+        )
+        if hit is None:
+            return (
+                f"no MIDI note for stroke {stroke['index']} ({stroke['hand']} at {want_t:.2f} ms, "
+                f"velocity {want_v})"
+            )
+        unmatched.pop(hit)
     return None
 
 
@@ -188,6 +226,10 @@ def check_dataset(root: str | Path, *, decode: bool = True, progress: bool = Fal
             except CorruptDatasetError as exc:
                 report.problems.append(str(exc))
         seen_midi: set[str] = set()  # the clips of one performance share its MIDI file
+        strokes_by_sample: dict[str, list[dict[str, Any]]] = {}
+        if "strokes" in tables:
+            for stroke in tables["strokes"].to_pylist():
+                strokes_by_sample.setdefault(stroke["sample_id"], []).append(stroke)
         for row in tqdm(samples, desc="decoding files", unit="sample", disable=not progress):
             midi = row.get("midi_path")
             if not midi or not (root / midi).is_file():
@@ -195,6 +237,10 @@ def check_dataset(root: str | Path, *, decode: bool = True, progress: bool = Fal
             elif midi not in seen_midi:
                 seen_midi.add(midi)
                 error = _decode_midi(root / midi)
+                if error is None and row["sample_id"] in strokes_by_sample:
+                    error = _midi_matches_strokes(
+                        root / midi, strokes_by_sample[row["sample_id"]], float(row["tempo_bpm"])
+                    )
                 report.files_checked += 1
                 if error:
                     report.problems.append(f"{midi}: {error}")
@@ -205,7 +251,7 @@ def check_dataset(root: str | Path, *, decode: bool = True, progress: bool = Fal
                 if not (root / audio).is_file():
                     report.problems.append(f"{row['sample_id']}: audio file {audio} is missing")
                 else:
-                    error = _decode_audio(root / audio, row.get("sample_rate"))
+                    error = _decode_audio(root / audio, row.get("sample_rate"), row.get("duration_sec"))
                     report.files_checked += 1
                     if error:
                         report.problems.append(f"{audio}: {error}")
