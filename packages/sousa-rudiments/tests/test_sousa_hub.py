@@ -244,3 +244,35 @@ def test_labels_only_dataset_stages_midi_and_labels_configs(tmp_path):
     assert data["configs"][0].get("default") is True
     ds = datasets.load_dataset(str(staged), "labels_only")
     assert sum(split.num_rows for split in ds.values()) == TINY.num_samples(with_audio=False)
+
+
+def _card_snippet(card_text: str) -> str:
+    start = card_text.index("```python\n") + len("```python\n")
+    return card_text[start : card_text.index("```", start)]
+
+
+def test_the_card_usage_snippet_runs_as_published(staged, capsys):
+    """The exact text of the card's snippet, pointed at the staged folder instead of the Hub."""
+    snippet = _card_snippet((staged / "README.md").read_text())
+    assert '"someone/sousa-tiny"' in snippet
+    exec(compile(snippet.replace('"someone/sousa-tiny"', repr(str(staged))), "card-snippet", "exec"), {})
+    out = capsys.readouterr().out
+    assert " s at " in out and "Hz" in out  # the audio of the first row was decoded
+
+
+def test_card_cites_its_repo_and_reproduces_a_restricted_dataset(tmp_path):
+    metadata = {"preset": {"name": "small", "rudiments": ["flam-tap", "drag"]}, "seed": 4, "with_audio": True}
+    command = hub.reproduction_command(metadata)
+    assert (
+        command == "sousa generate --preset small --seed 4 --rudiment flam-tap --rudiment drag --with-audio"
+    )
+    assert "https://huggingface.co/datasets/org/other-name" in hub.citation("org/other-name")
+    unrestricted = {"preset": {"name": "small"}, "seed": 0, "with_audio": False}
+    assert hub.reproduction_command(unrestricted) == "sousa generate --preset small --seed 0"
+
+
+def test_card_has_feature_table_and_limitations(staged):
+    text = (staged / "README.md").read_text()
+    assert "## Features" in text and "| `rudiment_slug` | string |" in text
+    assert "## Limitations" in text and "Synthetic." in text
+    assert "https://huggingface.co/datasets/someone/sousa-tiny" in text

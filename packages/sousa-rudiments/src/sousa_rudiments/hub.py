@@ -64,13 +64,43 @@ DEFAULT_MAX_SHARD_BYTES = 400_000_000
 TAGS: tuple[str, ...] = ("audio", "music", "drum-rudiments", "synthetic", "snare-drum", "midi")
 TASK_CATEGORIES: tuple[str, ...] = ("audio-classification",)
 
-CITATION = """@misc{sousa2026,
-  title        = {{SOUSA}: Synthetic Open Unified Snare Assessment, a dataset of the 40 {PAS} drum rudiments},
-  author       = {{music-ml toolkit contributors}},
-  year         = {2026},
-  howpublished = {\\url{https://huggingface.co/datasets/zkeown/sousa}},
-  note         = {Generated with sousa-rudiments}
-}"""
+
+def citation(repo_id: str) -> str:
+    """BibTeX for the dataset published at ``repo_id`` (the card cites the repository it is on)."""
+    return f"""@misc{{sousa2026,
+  title        = {{{{SOUSA}}: Synthetic Open Unified Snare Assessment, a dataset of the 40 {{PAS}} drum rudiments}},
+  author       = {{{{music-ml toolkit contributors}}}},
+  year         = {{2026}},
+  howpublished = {{\\url{{https://huggingface.co/datasets/{repo_id}}}}},
+  note         = {{Generated with sousa-rudiments}}
+}}"""
+
+
+#: Columns of the per-sample configs a user reaches for first (the full schema: docs/label-schema.md).
+CARD_FEATURES: tuple[tuple[str, str, str], ...] = (
+    ("sample_id", "string", "unique id, `<profile>_<rudiment>_<tempo>bpm[_aug<k>]`"),
+    ("rudiment_slug", "string", "one of the 40 PAS rudiments (the classification target)"),
+    ("skill_tier", "string", "beginner / intermediate / advanced / professional"),
+    ("profile_id", "string", "synthetic player; splits never share one"),
+    ("tempo_bpm", "float64", "tempo of the performance"),
+    ("duration_sec", "float64", "length of the clip and its MIDI"),
+    ("overall_score", "float64", "0-100 exercise score (timing, consistency, hand balance, ...)"),
+    ("num_strokes", "int32", "rows of this sample in `labels/strokes.parquet`"),
+    ("soundfont / kit / snare_note", "string / string / int32", "timbre the audio was rendered with"),
+    ("augmentation_preset, aug_*", "string, float64", "recording environment and every drawn parameter"),
+    ("audio", "Audio (FLAC bytes)", "`audio` config only"),
+    ("midi", "binary", "`midi_only` config only: the performance MIDI file"),
+)
+
+LIMITATIONS = """- **Synthetic.** Players are parametric models of timing, velocity and hand balance, not recorded
+  drummers; the audio is SoundFont synthesis plus simulated rooms and microphones. A model that scores
+  well here still has to be checked on real recordings.
+- **One instrument.** Snare drum only, one stroke-to-note mapping; no rim shots, stick clicks or
+  dynamics beyond MIDI velocity; buzz rolls are a few fast bounces.
+- **Timbre.** Only the SoundFonts and kits listed in `soundfont`/`kit` were used; hold some out to
+  measure generalisation.
+- **Labels are exact by construction.** Scores are computed from the simulated performance, not by
+  human judges, so they measure deviation from the score, not musical quality."""
 
 
 class StagingError(ValueError):
@@ -282,6 +312,8 @@ def dataset_card(
         "labels_only": "per-sample labels and exercise scores only",
     }
     configs_md = "\n".join(f"- `{name}`: {config_lines[name]}" for name in configs)
+    features_md = "\n".join(f"| `{name}` | {dtype} | {meaning} |" for name, dtype, meaning in CARD_FEATURES)
+    reproduce = reproduction_command(metadata)
     body = f"""
 # SOUSA: synthetic performances of the 40 PAS drum rudiments
 
@@ -297,7 +329,7 @@ augmentations whose parameters are stored per sample (`augmentation_preset`, `au
 
 Generated with `sousa-rudiments` {metadata.get("generator_version", __version__)}, preset
 `{preset.get("name", "?")}`, seed {metadata.get("seed", "?")}:
-`sousa generate --preset {preset.get("name", "?")} --seed {metadata.get("seed", 0)}{" --with-audio" if metadata.get("with_audio") else ""}`.
+`{reproduce}`.
 
 ## Configs
 
@@ -314,27 +346,70 @@ Splits are by player profile (no player appears in two splits), 70/15/15, strati
 |---|---|
 {split_table}
 
+## Features
+
+| column | type | meaning |
+|---|---|---|
+{features_md}
+
 ## Usage
 
+`pip install datasets soundfile`. The snippet reads the FLAC bytes itself, so it needs no audio
+decoder for `datasets` (with datasets ≥ 4, indexing an `Audio` column decodes it through
+`torchcodec`; `pip install torchcodec` if you prefer `row["audio"]` decoded for you).
+
 ```python
-from datasets import load_dataset
+import io
+
+import soundfile as sf
+from datasets import Audio, load_dataset
 
 ds = load_dataset("{repo_id}", "{default}")
 print(ds)
-row = ds["train"][0]
+train = ds["train"].cast_column("audio", Audio(decode=False)) if "audio" in ds["train"].features else ds["train"]
+row = train[0]
 print(row["rudiment_slug"], row["skill_tier"], row["overall_score"])
+if "audio" in row:
+    samples, sample_rate = sf.read(io.BytesIO(row["audio"]["bytes"]))
+    print(f"{{len(samples) / sample_rate:.2f}} s at {{sample_rate}} Hz")
 
 # stroke-level labels
 strokes = load_dataset("{repo_id}", data_files="labels/strokes.parquet", split="train")
+print(strokes[0])
 ```
+
+## Limitations
+
+{LIMITATIONS}
 
 ## Citation
 
 ```bibtex
-{CITATION}
+{citation(repo_id)}
 ```
 """
     return "---\n" + DatasetCardData(**front).to_yaml() + "\n---\n" + body
+
+
+def reproduction_command(metadata: dict[str, Any]) -> str:
+    """The ``sousa generate`` call that regenerates the dataset recorded in ``metadata``.
+
+    A preset restricted to some rudiments (``--rudiment``) is named by its base preset plus one
+    ``--rudiment`` flag each, so a restricted dataset is reproduced, not the full preset.
+    """
+    from sousa_rudiments.presets import PRESETS
+
+    preset = metadata.get("preset", {})
+    name = str(preset.get("name", "?"))
+    parts = ["sousa generate", "--preset", name, "--seed", str(metadata.get("seed", 0))]
+    rudiments = tuple(preset.get("rudiments") or ())
+    base = PRESETS[name].rudiments if name in PRESETS else None
+    if rudiments and rudiments != tuple(base or ()):
+        for slug in rudiments:
+            parts += ["--rudiment", str(slug)]
+    if metadata.get("with_audio"):
+        parts.append("--with-audio")
+    return " ".join(parts)
 
 
 def prepare(
