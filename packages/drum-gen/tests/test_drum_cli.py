@@ -15,24 +15,22 @@ import pytest
 import symusic
 import torch
 from drum_gen.cli import build_parser, inference_threads, main
+from drum_gen.defaults import GENERATION
 from drum_gen.generator import DrumGenerator, GenerationRequest
 from drum_gen.loader import clear_model_cache, load_model, save_checkpoint
 from drum_gen.model import DrumPatternTransformer, DrumTransformerConfig
 from drum_gen.pattern import Pattern
+from drum_gen.shipped import default_model_dir
 from drum_gen.tokenizer import DrumPatternTokenizer, DrumPatternTokenizerConfig
 from drum_gen.validation import validate
 
 
 @pytest.fixture(scope="module")
-def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real but untrained model: the REMI grammar still makes its output well-formed MIDI."""
-    tokenizer = DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=("J Dilla", "Metro Boomin")))
-    torch.manual_seed(0)
-    config = DrumTransformerConfig(
-        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
-    )
-    directory = tmp_path_factory.mktemp("untrained")
-    save_checkpoint(directory, DrumPatternTransformer(config).eval(), tokenizer, {"training": {"bars": 2}})
+def shipped_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the trained model that ships in the package: style rules hold for a trained model,
+    while an untrained one cannot fill every bar it is made to open with valid hits."""
+    directory = tmp_path_factory.mktemp("shipped") / "model"
+    shutil.copytree(default_model_dir(), directory)
     clear_model_cache()
     return directory
 
@@ -55,13 +53,13 @@ def test_generate_with_a_missing_model_explains_how_to_get_one(
 
 
 def test_generate_writes_requested_midi(
-    untrained_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shipped_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "groove.mid"
     args = [
         "generate",
         "--model",
-        str(untrained_checkpoint),
+        str(shipped_checkpoint),
         "--style",
         "dilla",
         "--bars",
@@ -87,10 +85,24 @@ def test_generate_writes_requested_midi(
     assert not Pattern.read_midi(straight).humanized
 
 
+@pytest.fixture(scope="module")
+def two_style_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained model that knows only J Dilla and Metro Boomin (requests are refused before sampling)."""
+    tokenizer = DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=("J Dilla", "Metro Boomin")))
+    torch.manual_seed(0)
+    config = DrumTransformerConfig(
+        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
+    )
+    directory = tmp_path_factory.mktemp("untrained")
+    save_checkpoint(directory, DrumPatternTransformer(config).eval(), tokenizer, {"training": {"bars": 2}})
+    clear_model_cache()
+    return directory
+
+
 def test_generate_rejects_bad_requests(
-    untrained_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+    two_style_checkpoint: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = ["generate", "--model", str(untrained_checkpoint), "-o", "never.mid"]
+    base = ["generate", "--model", str(two_style_checkpoint), "-o", "never.mid"]
     assert main([*base, "--style", "Skrillex"]) == 2
     assert "Skrillex" in capsys.readouterr().err
     assert main([*base, "--style", "Questlove"]) == 2  # a real style this model was not trained on
@@ -101,13 +113,37 @@ def test_generate_rejects_bad_requests(
     assert "top_p" in capsys.readouterr().err
 
 
-def test_evaluate_reports_every_style(untrained_checkpoint: Path, tmp_path: Path, capsys) -> None:
+def test_evaluate_rules_baseline_and_generate_without_style_rules(
+    shipped_checkpoint: Path, tmp_path: Path
+) -> None:
+    json_out = tmp_path / "eval.json"
+    args = ["evaluate", "--model", str(shipped_checkpoint), "--patterns-per-style", "2", "--bars", "2"]
+    assert main([*args, "--device", "cpu", "--rules-baseline", "--json-out", str(json_out)]) == 0
+    for style in json.loads(json_out.read_text())["styles"]:
+        assert set(style["rule_violations_unconstrained"]) == {"backbeat", "downbeat_kick"}
+    out = tmp_path / "free.mid"
+    base = [
+        "generate",
+        "--model",
+        str(shipped_checkpoint),
+        "--device",
+        "cpu",
+        "--style",
+        "metro",
+        "--seed",
+        "1",
+    ]
+    assert main([*base, "--no-style-rules", "-o", str(out)]) == 0 and out.is_file()
+    assert build_parser().parse_args([*base, "-o", "x.mid"]).style_rules is GENERATION.enforce_style_rules
+
+
+def test_evaluate_reports_every_style(shipped_checkpoint: Path, tmp_path: Path, capsys) -> None:
     json_out, md_out = tmp_path / "eval.json", tmp_path / "eval.md"
-    args = ["evaluate", "--model", str(untrained_checkpoint), "--patterns-per-style", "2", "--bars", "2"]
+    args = ["evaluate", "--model", str(shipped_checkpoint), "--patterns-per-style", "2", "--bars", "2"]
     assert main([*args, "--device", "cpu", "--json-out", str(json_out), "--markdown-out", str(md_out)]) == 0
     report = json.loads(json_out.read_text())
-    assert [s["style"] for s in report["styles"]] == ["J Dilla", "Metro Boomin"]
-    targets = {"J Dilla": 62.0, "Metro Boomin": 52.0}
+    targets = {"J Dilla": 62.0, "Metro Boomin": 52.0, "Questlove": 58.0, "Timbaland": 54.0}
+    assert [s["style"] for s in report["styles"]] == list(targets)
     for style in report["styles"]:
         assert style["n_generated"] == 2 and sum(style["predictions"].values()) == 2
         # accuracy is the share of generated patterns the classifier labels with the requested style
@@ -117,6 +153,11 @@ def test_evaluate_reports_every_style(untrained_checkpoint: Path, tmp_path: Path
         assert style["swing_corpus"] is not None and abs(style["swing_corpus"] - style["swing_target"]) < 3.0
     metrics = {row["metric"] for row in report["groove"]}
     assert metrics == {"groove_consistency", "empty_beat_rate", "density"}
+    for style in report["styles"]:  # rule violations: corpus none, constrained generation none
+        assert set(style["rule_violations"]) == {"backbeat", "downbeat_kick"}
+        assert set(style["rule_violations"].values()) == {0.0}
+        assert set(style["rule_violations_corpus"].values()) == {0.0}
+    assert "| J Dilla | backbeat | 0.0% | 0.0% |" in md_out.read_text()
     assert {row["metric"] for row in report["feel"]} == {"swing", "microtiming_ms"}
     markdown = md_out.read_text()
     assert "classifier acc." in markdown and "groove_consistency" in markdown
@@ -153,6 +194,7 @@ def test_train_command_writes_checkpoint(tmp_path: Path, capsys: pytest.CaptureF
         "0",
         "-o",
         str(midi),
+        "--no-style-rules",  # a few optimizer steps cannot fill every bar the rules open with valid hits
     ]
     assert main([*args, "--device", "cpu"]) == 0
     pattern = Pattern.read_midi(midi)
@@ -204,15 +246,15 @@ def test_subcommand_help_explains_the_options(
 
 
 def test_bad_device_is_reported_without_a_traceback(
-    untrained_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+    shipped_checkpoint: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["generate", "--model", str(untrained_checkpoint), "--style", "dilla", "-o", "never.mid"]
+    args = ["generate", "--model", str(shipped_checkpoint), "--style", "dilla", "-o", "never.mid"]
     assert main([*args, "--device", "gpu"]) == 2
     assert "drum-gen: error: invalid device 'gpu'" in capsys.readouterr().err
 
 
 def test_style_file_option_registers_user_styles(
-    untrained_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+    shipped_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     from drum_gen import styles
 
@@ -225,7 +267,7 @@ def test_style_file_option_registers_user_styles(
     listed = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
     assert listed["Pete Rock"]["swing_percent"] == 60.0 and "J Dilla" in listed
     # generate resolves the alias from the file, then says this model has not learnt the style
-    args = ["generate", "--model", str(untrained_checkpoint), "-o", str(tmp_path / "x.mid")]
+    args = ["generate", "--model", str(shipped_checkpoint), "-o", str(tmp_path / "x.mid")]
     assert main([*args, "--style", "pete", "--style-file", str(style_file)]) == 2
     assert "'Pete Rock' is not one this model was trained on" in capsys.readouterr().err
     broken = tmp_path / "broken.yaml"
@@ -246,16 +288,8 @@ def test_cli_and_api_share_one_set_of_generation_defaults(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Same seed, no sampling flags: the CLI writes the very file the Python API writes."""
-    # Sharper random logits than the fixture's near-uniform ones, so a temperature change shows.
-    tokenizer = DrumPatternTokenizer(DrumPatternTokenizerConfig(styles=("J Dilla",)))
-    torch.manual_seed(1)
-    config = DrumTransformerConfig(
-        vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, n_layers=1, n_heads=2, d_ff=32
-    )
-    model = DrumPatternTransformer(config).eval()
-    with torch.no_grad():
-        model.final_norm.weight.mul_(4.0)  # scales the logits (the head is tied to the embedding)
-    checkpoint = save_checkpoint(tmp_path / "sharp", model, tokenizer, {"training": {"bars": 2}})
+    # The shipped trained model: its sharp logits make any temperature difference show in the file.
+    checkpoint = default_model_dir()
     cli_out = tmp_path / "cli.mid"
     args = ["generate", "--model", str(checkpoint), "--style", "J Dilla", "--seed", "0"]
     assert main([*args, "--device", "cpu", "-o", str(cli_out)]) == 0
@@ -264,7 +298,7 @@ def test_cli_and_api_share_one_set_of_generation_defaults(
     assert cli_out.read_bytes() == api_out.read_bytes()
     parsed = build_parser().parse_args(["generate", "--style", "x", "-o", "x.mid"])
     api = GenerationRequest(style="x")
-    cli_names = {"tempo_bpm": "tempo"}
+    cli_names = {"tempo_bpm": "tempo", "enforce_style_rules": "style_rules"}
     for field in dataclasses.fields(GenerationRequest):
         if field.name not in ("style", "seed"):
             assert getattr(parsed, cli_names.get(field.name, field.name)) == getattr(api, field.name), (
@@ -280,7 +314,7 @@ def restore_torch_threads() -> Iterator[None]:
 
 
 def test_threads_option_is_honoured_when_generating(
-    untrained_checkpoint: Path,
+    shipped_checkpoint: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     restore_torch_threads: None,
@@ -293,7 +327,7 @@ def test_threads_option_is_honoured_when_generating(
         return real_generate(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(DrumGenerator, "generate", spy)
-    args = ["generate", "--model", str(untrained_checkpoint), "--style", "dilla", "--bars", "1"]
+    args = ["generate", "--model", str(shipped_checkpoint), "--style", "dilla", "--bars", "1"]
     args += ["--seed", "1", "--device", "cpu", "-o", str(tmp_path / "x.mid")]
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     torch.set_num_threads(3)
@@ -318,9 +352,9 @@ def test_inference_thread_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_corrupt_classifier_blocks_evaluate_not_generate(
-    untrained_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shipped_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    checkpoint = Path(shutil.copytree(untrained_checkpoint, tmp_path / "ckpt"))
+    checkpoint = Path(shutil.copytree(shipped_checkpoint, tmp_path / "ckpt"))
     (checkpoint / "style_classifier.json").write_text("{truncated")
     base = ["--model", str(checkpoint), "--device", "cpu"]
     out = tmp_path / "x.mid"

@@ -127,7 +127,9 @@ def test_generation_error_when_no_valid_pattern(
     monkeypatch.setattr(
         generator,
         "_sample_quantized",
-        lambda spec, bars, tempo, s, count, g: [Pattern((), tempo, bars=bars) for _ in range(count)],
+        lambda spec, bars, tempo, s, count, g, rules=(): [
+            Pattern((), tempo, bars=bars) for _ in range(count)
+        ],
     )
     with pytest.raises(GenerationError, match="no valid 1-bar J Dilla pattern"):
         generator.generate("J Dilla", bars=1, humanize=False)

@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_sampling_arguments(gen)
+    _add_style_rules_argument(gen)
     gen.add_argument(
         "--seed",
         type=int,
@@ -153,9 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser(
         "train",
-        help="train a model on the procedural corpus",
+        help="train a model on the procedural corpus and/or the Groove MIDI Dataset",
         description=(
-            "Train the transformer on the procedural style corpus (built offline, no download), fit the "
+            "Train the transformer on the procedural style corpus (built offline, no download) and/or "
+            "the Groove MIDI Dataset (--data groove:DIR, see docs/training-data.md), fit the "
             "style classifier used by `evaluate`, and write a checkpoint directory that `generate --model` "
             "reads. Options given here override the recipe. Re-running with the same --out resumes from "
             "<out>/lightning/last.ckpt, so an interrupted run loses at most one epoch."
@@ -163,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "without --config the recipe of the shipped default model is used (drum_gen/recipes/cpu-small.yaml,\n"
             "about 7 min on a quiet 2-core CPU, capped at 28 min; see docs/results.md):\n"
-            "  drum-gen train --out runs/cpu-small"
+            "  drum-gen train --out runs/cpu-small\n"
+            "real drumming, mixed with the procedural corpus:\n"
+            "  drum-gen train --out runs/groove --data procedural --data groove:~/data/groove"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -188,6 +192,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=None, help="seed for corpus, split and initialisation")
     train.add_argument("--batch-size", type=int, default=None, help="sequences per optimizer step")
     train.add_argument("--num-threads", type=int, default=None, help="torch CPU threads")
+    train.add_argument(
+        "--data",
+        action="append",
+        default=None,
+        metavar="SOURCE",
+        help=(
+            "training data, repeatable and mixed: 'procedural' (the offline corpus, --patterns-per-style per "
+            "style) or 'groove:DIR' (a Groove MIDI Dataset directory with info.csv). Replaces the recipe's "
+            "`data:`; default: procedural. Example: --data procedural --data groove:~/data/groove"
+        ),
+    )
+    train.add_argument(
+        "--style-map",
+        default=None,
+        metavar="FILE",
+        help="YAML/TOML mapping of Groove styles (e.g. 'rock', 'funk/groove1') to style names, merged over "
+        "the default (null unmaps); unmapped styles are skipped and counted",
+    )
+    train.add_argument(
+        "--accelerator", default=None, help="Lightning accelerator: auto (default), cpu, gpu, cuda, mps"
+    )
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_style_file_argument(train)
 
@@ -224,11 +249,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=EVALUATION.seed, help="sampling seed (default %(default)s)"
     )
     _add_sampling_arguments(evaluate)
+    _add_style_rules_argument(evaluate)
+    evaluate.add_argument(
+        "--rules-baseline",
+        action="store_true",
+        help="also sample every style without the rule constraint and report its violation rates (doubles the time)",
+    )
     evaluate.add_argument("--json-out", type=Path, default=None, help="write the full report as JSON")
     evaluate.add_argument(
         "--markdown-out", type=Path, default=None, help="write the report tables as Markdown"
     )
     return parser
+
+
+def _add_style_rules_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--style-rules",
+        action=argparse.BooleanOptionalAction,
+        default=GENERATION.enforce_style_rules,
+        help=(
+            f"--style-rules{' (default)' if GENERATION.enforce_style_rules else ''} guarantees the style's bar "
+            "rules (backbeat snare, downbeat kick) by constrained decoding; "
+            f"--no-style-rules{'' if GENERATION.enforce_style_rules else ' (default)'} leaves them to the model"
+        ),
+    )
 
 
 def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
@@ -281,6 +325,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
+        enforce_style_rules=args.style_rules,
     )
     for warning in loaded.warnings[seen_warnings:]:  # e.g. a CUDA out-of-memory fallback while sampling
         print(f"warning: {warning}", file=sys.stderr)
@@ -309,6 +354,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "batch_size": args.batch_size,
         "num_threads": args.num_threads,
+        "data": args.data,
+        "style_map": args.style_map,
+        "accelerator": args.accelerator,
     }
     data.update({k: v for k, v in overrides.items() if v is not None})
     if args.no_progress:
@@ -356,6 +404,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
+        enforce_style_rules=args.style_rules,
+        rules_baseline=args.rules_baseline,
     )
     report = evaluate_model(loaded, config)
     markdown = report.to_markdown()

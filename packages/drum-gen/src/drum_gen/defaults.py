@@ -26,6 +26,8 @@ class GenerationDefaults:
     temperature: float = 0.9
     top_k: int = 0
     top_p: float = 0.95
+    enforce_style_rules: bool = True
+    """Constrained decoding of the style's bar rules (backbeat, downbeat kick): see ``StyleRuleGrammar``."""
 
 
 @dataclass(frozen=True)

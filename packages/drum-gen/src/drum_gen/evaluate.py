@@ -11,7 +11,10 @@ Reported per style:
   the style's patterns with ``instrument_offsets_ms`` set to the style's deliberate per-instrument
   push/drag (e.g. J Dilla's late snare: micro-timing, a separate style parameter that would otherwise
   read as extra swing). The plain per-pattern mean of :func:`drum_gen.analysis.measure_swing` (no
-  offsets removed) is reported too.
+  offsets removed) is reported too;
+- style-rule violation rates: per rule, the fraction of generated bars without the hit
+  (:func:`drum_gen.validation.rule_violation_rates`), for the corpus, the generated patterns and, with
+  ``rules_baseline``, patterns sampled without the rule constraint.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from drum_gen.humanize import humanize
 from drum_gen.loader import LoadedDrumModel
 from drum_gen.pattern import Pattern
 from drum_gen.styles import StyleSpec, get_style
+from drum_gen.validation import rule_violation_rates
 
 GROOVE_METRICS = ("groove_consistency", "empty_beat_rate", "density")
 FEEL_METRICS = ("swing", "microtiming_ms")
@@ -51,6 +55,9 @@ class EvaluationConfig:
     top_k: int = GENERATION.top_k
     top_p: float = GENERATION.top_p
     corpus_seed: int = EVALUATION.corpus_seed
+    enforce_style_rules: bool = GENERATION.enforce_style_rules
+    rules_baseline: bool = False
+    """Also sample without the rule constraint, to report what the model alone does (doubles the time)."""
 
     def __post_init__(self) -> None:
         if self.patterns_per_style < 2:
@@ -85,6 +92,9 @@ class StyleResult:
     rejected_samples: int
     seconds: float
     error: str | None = None
+    rule_violations: dict[str, float] = field(default_factory=dict)
+    rule_violations_corpus: dict[str, float] = field(default_factory=dict)
+    rule_violations_unconstrained: dict[str, float] | None = None
 
     @property
     def swing_error(self) -> float | None:
@@ -155,6 +165,7 @@ class EvaluationReport:
                 f"{fmt(r.swing_error)} | {fmt(r.swing_generated_per_pattern_mean)} | {r.rejected_samples} | "
                 f"{'yes' if r.passes else 'NO'} |"
             )
+        lines += ["", *self._rules_markdown()]
         lines += [
             "",
             f"Overall classifier accuracy on generated patterns: {self.overall_accuracy:.1%} "
@@ -172,6 +183,25 @@ class EvaluationReport:
             self.feel_markdown,
         ]
         return "\n".join(lines)
+
+    def _rules_markdown(self) -> list[str]:
+        baseline = self.config.rules_baseline
+        mode = "constrained" if self.config.enforce_style_rules else "unconstrained"
+        lines = [
+            f"Style rules: fraction of bars violating each rule (generated: {mode} decoding).",
+            "",
+            "| style | rule | corpus | generated |" + (" generated, unconstrained |" if baseline else ""),
+            "|---|---|---:|---:|" + ("---:|" if baseline else ""),
+        ]
+        for r in self.styles:
+            for rule, rate in r.rule_violations.items():
+                extra = ""
+                if baseline and r.rule_violations_unconstrained is not None:
+                    extra = f" {r.rule_violations_unconstrained.get(rule, 0.0):.1%} |"
+                lines.append(
+                    f"| {r.style} | {rule} | {r.rule_violations_corpus.get(rule, 0.0):.1%} | {rate:.1%} |{extra}"
+                )
+        return lines
 
 
 def evaluate_model(
@@ -202,19 +232,31 @@ def evaluate_model(
         corpus_h[style] = [humanize(p, spec, seed=config.corpus_seed + i) for i, p in enumerate(corpus)]
         rejected_before = generator.rejected_samples
         error = None
+        options = {
+            "bars": config.bars,
+            "humanize": False,
+            "temperature": config.temperature,
+            "top_k": config.top_k,
+            "top_p": config.top_p,
+            "seed": config.seed + 1000 * index,
+        }
         try:
             patterns = generator.generate_batch(
-                style,
-                config.patterns_per_style,
-                bars=config.bars,
-                humanize=False,
-                temperature=config.temperature,
-                top_k=config.top_k,
-                top_p=config.top_p,
-                seed=config.seed + 1000 * index,
+                style, config.patterns_per_style, enforce_style_rules=config.enforce_style_rules, **options
             )
         except GenerationError as err:
             patterns, error = [], str(err)
+        unconstrained = None
+        if config.rules_baseline:
+            rejected = generator.rejected_samples
+            try:
+                baseline = generator.generate_batch(
+                    style, config.patterns_per_style, enforce_style_rules=False, **options
+                )
+                unconstrained = rule_violation_rates(baseline, spec)
+            except GenerationError:
+                unconstrained = None
+            generator.rejected_samples = rejected  # the baseline's resampling is not this run's
         generated_q[style] = patterns
         generated_h[style] = [humanize(p, spec, seed=config.seed + i) for i, p in enumerate(patterns)]
         predictions = classifier.predict(patterns) if patterns else []
@@ -234,6 +276,9 @@ def evaluate_model(
                 rejected_samples=generator.rejected_samples - rejected_before,
                 seconds=round(time.monotonic() - style_started, 1),
                 error=error,
+                rule_violations=rule_violation_rates(patterns, spec),
+                rule_violations_corpus=rule_violation_rates(corpus, spec),
+                rule_violations_unconstrained=unconstrained,
             )
         )
     groove = compare(generated_q, corpus_q, GROOVE_METRICS)

@@ -17,8 +17,8 @@ from drum_gen.defaults import GENERATION, MAX_BARS, TEMPO_RANGE
 from drum_gen.humanize import humanize as humanize_pattern
 from drum_gen.loader import LoadedDrumModel, fall_back_to_cpu, is_out_of_memory, load_model
 from drum_gen.pattern import DrumNote, Pattern
-from drum_gen.sampling import RemiGrammar, SamplingConfig, StopCondition, generate
-from drum_gen.styles import StyleSpec, UnknownStyleError, get_style, normalize_style_key
+from drum_gen.sampling import RemiGrammar, SamplingConfig, StopCondition, StyleRuleGrammar, generate
+from drum_gen.styles import BarRule, StyleSpec, UnknownStyleError, get_style, normalize_style_key
 from drum_gen.tokenizer import PREFIX_LENGTH
 from drum_gen.validation import validate
 
@@ -42,6 +42,7 @@ class GenerationRequest:
     top_k: int = GENERATION.top_k
     top_p: float = GENERATION.top_p
     seed: int | None = None
+    enforce_style_rules: bool = GENERATION.enforce_style_rules
 
     def __post_init__(self) -> None:
         if not 1 <= self.bars <= MAX_BARS:
@@ -58,7 +59,9 @@ class DrumGenerator:
 
     ``bars_per_block`` defaults to the bar count the model was trained on (from its metadata).
     ``grammar`` masks syntactically impossible REMI tokens while sampling (see
-    :class:`~drum_gen.sampling.RemiGrammar`); the musical choices stay the model's.
+    :class:`~drum_gen.sampling.RemiGrammar`); the musical choices stay the model's. A request with
+    ``enforce_style_rules`` also gets the style's bar rules as a decoding constraint
+    (:class:`~drum_gen.sampling.StyleRuleGrammar`, which includes the grammar).
     """
 
     def __init__(
@@ -150,14 +153,22 @@ class DrumGenerator:
         if seed is None:  # unseeded: fresh sampling and humanization; seeded: reproducible end to end
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
         sampling = SamplingConfig(temperature=first.temperature, top_k=first.top_k, top_p=first.top_p)
-        patterns = self._sample_on_device(spec, first.bars, tempo, sampling, len(requests), seed)
+        rules = spec.rules if first.enforce_style_rules else ()
+        patterns = self._sample_on_device(spec, first.bars, tempo, sampling, len(requests), seed, rules)
         if not first.humanize:
             return patterns
         return [humanize_pattern(p, spec, seed=seed + index) for index, p in enumerate(patterns)]
 
     # ------------------------------------------------------------------ internals
     def _sample_on_device(
-        self, spec: StyleSpec, bars: int, tempo: float, sampling: SamplingConfig, count: int, seed: int
+        self,
+        spec: StyleSpec,
+        bars: int,
+        tempo: float,
+        sampling: SamplingConfig,
+        count: int,
+        seed: int,
+        rules: Sequence[BarRule] = (),
     ) -> list[Pattern]:
         """:meth:`_sample_valid` on the model's device; on CUDA out-of-memory, move to the CPU and retry.
 
@@ -168,7 +179,7 @@ class DrumGenerator:
         device = self.loaded.device
         generator = torch.Generator(device=device).manual_seed(seed)
         try:
-            return self._sample_valid(spec, bars, tempo, sampling, count, generator)
+            return self._sample_valid(spec, bars, tempo, sampling, count, generator, rules)
         except RuntimeError as err:  # torch.OutOfMemoryError is one
             if not (device.startswith("cuda") and is_out_of_memory(err)):
                 raise
@@ -178,7 +189,7 @@ class DrumGenerator:
             )
             self.loaded.device = fall_back_to_cpu(self.loaded.model, self.loaded.warnings, message)
         generator = torch.Generator(device="cpu").manual_seed(seed)
-        return self._sample_valid(spec, bars, tempo, sampling, count, generator)
+        return self._sample_valid(spec, bars, tempo, sampling, count, generator, rules)
 
     def _sample_valid(
         self,
@@ -188,13 +199,14 @@ class DrumGenerator:
         sampling: SamplingConfig,
         count: int,
         generator: torch.Generator,
+        rules: Sequence[BarRule] = (),
     ) -> list[Pattern]:
         """Quantized patterns with exactly ``bars`` bars that pass validation; invalid ones are resampled."""
         accepted: list[Pattern] = []
         last_problem = ""
         for _attempt in range(self.max_attempts):
             for pattern in self._sample_quantized(
-                spec, bars, tempo, sampling, count - len(accepted), generator
+                spec, bars, tempo, sampling, count - len(accepted), generator, rules
             ):
                 report = validate(pattern)
                 if report.ok and pattern.notes:
@@ -217,6 +229,7 @@ class DrumGenerator:
         sampling: SamplingConfig,
         count: int,
         generator: torch.Generator,
+        rules: Sequence[BarRule] = (),
     ) -> list[Pattern]:
         tokenizer = self.loaded.tokenizer
         prefix = tokenizer.prompt_ids(spec.name, tempo)
@@ -234,7 +247,10 @@ class DrumGenerator:
                 bar_token_ids=tokenizer.bar_token_ids,
                 num_bars=context_bars + new_bars,
             )
-            rows = self._generate_rows([prefix + ctx for ctx in contexts], stop, sampling, generator)
+            constraint = self._constraint(rules, stop.num_bars)
+            rows = self._generate_rows(
+                [prefix + ctx for ctx in contexts], stop, sampling, generator, constraint
+            )
             for index, row in enumerate(rows):
                 block = tokenizer.decode_pattern(row, tempo_bpm=tempo, bars=context_bars + new_bars)
                 if context_bars:
@@ -253,12 +269,26 @@ class DrumGenerator:
             for row_notes in notes
         ]
 
+    def _constraint(self, rules: Sequence[BarRule], bars: int | None) -> RemiGrammar | None:
+        """The grammar, or with ``rules`` a fresh rule grammar for this block's bar count."""
+        if not rules:
+            return self.grammar
+        tokenizer = self.loaded.tokenizer
+        return StyleRuleGrammar(
+            tokenizer.core.vocab,
+            tokenizer.eos_id,
+            rules,
+            positions_per_beat=tokenizer.config.positions_per_beat,
+            bars=bars,
+        )
+
     def _generate_rows(
         self,
         prompts: list[list[int]],
         stop: StopCondition,
         sampling: SamplingConfig,
         generator: torch.Generator,
+        constraint: RemiGrammar | None = None,
     ) -> list[list[int]]:
         tokenizer = self.loaded.tokenizer
         # Rows of one block share a prompt length except after the first block; group by length.
@@ -275,7 +305,7 @@ class DrumGenerator:
                 sampling,
                 generator=generator,
                 suppress_token_ids=tokenizer.conditioning_token_ids,
-                constraint=self.grammar,
+                constraint=constraint,
             )
             for i, row in zip(indices, out, strict=True):
                 rows[i] = row

@@ -13,13 +13,18 @@ reduced to the 9 drum classes because the Roland TD-11 emits non-GM pitches (22,
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+import yaml
 from tqdm import tqdm
 
+from drum_gen.corpus import CorpusItem
 from drum_gen.pattern import Pattern
 from drum_gen.styles import StyleRegistry, get_style
 
@@ -194,3 +199,104 @@ def load_groove_midi(
         for record in tqdm(records, desc="groove-midi", disable=len(records) < 50):
             _ = record.pattern
     return records
+
+
+def load_style_map_file(path: str | Path) -> dict[str, str | None]:
+    """Read a GMD-style -> producer-style mapping from YAML or TOML.
+
+    The file is either the mapping itself or holds it under ``style_map:``. A null (YAML) or empty
+    string (TOML has no null) value *unmaps* a style, so a default entry can be switched off.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"style map file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data: Any = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise GrooveMidiLayoutError(f"{path}: not valid YAML/TOML: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("style_map"), dict):
+        data = data["style_map"]
+    if not isinstance(data, dict) or not all(isinstance(v, str | None) for v in data.values()):
+        raise GrooveMidiLayoutError(f"{path}: a style map must map Groove styles to style names (or null)")
+    return {str(k): (v or None) for k, v in data.items()}
+
+
+def merge_style_map(overrides: Mapping[str, str | None] | None) -> dict[str, str | None]:
+    """:data:`DEFAULT_STYLE_MAP` updated by ``overrides`` (None values mark styles to skip)."""
+    return {**DEFAULT_STYLE_MAP, **(overrides or {})}
+
+
+@dataclass
+class GrooveCorpus:
+    """Training chunks of a Groove directory, split by the dataset's own ``split`` column.
+
+    Using the official split keeps drummers/sessions of the validation set out of training (GMD
+    assigns whole sessions to a split); the ``test`` split is never read. ``skipped`` counts files
+    left out by reason and ``unmapped_styles`` names the styles behind the ``unmapped style`` count.
+    """
+
+    train: list[CorpusItem]
+    validation: list[CorpusItem]
+    files_used: int
+    skipped: dict[str, int]
+    unmapped_styles: dict[str, int]
+
+
+def build_groove_corpus(
+    root: str | Path,
+    *,
+    bars: int,
+    styles: Sequence[str],
+    style_map: Mapping[str, str | None] | None = None,
+    steps_per_beat: int = 4,
+    progress: bool = False,
+    registry: StyleRegistry | None = None,
+) -> GrooveCorpus:
+    """Cut the 4/4 performances of ``root`` into ``bars``-bar, quantized :class:`CorpusItem` chunks.
+
+    ``style_map`` (merged over the default, see :func:`merge_style_map`) decides each file's style;
+    files whose style maps to nothing, or to a style outside ``styles``, are skipped and counted rather
+    than mislabelled. Only 4/4 is kept because the generator writes 4/4. Onsets are quantized to
+    ``steps_per_beat`` because the model learns the grid and the style's swing/micro-timing is
+    applied once after generation: the drummer's own feel would otherwise be applied twice.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise GrooveMidiLayoutError(f"Groove MIDI directory not found: {root}")
+    merged = merge_style_map(style_map)
+    mapping = {k: v for k, v in merged.items() if v is not None}
+    explicitly_off = {k for k, v in merged.items() if v is None}
+    records = load_groove_midi(root, split=("train", "validation"), style_map=mapping, registry=registry)
+    skipped: Counter[str] = Counter()
+    unmapped: Counter[str] = Counter()
+    skipped["test split (held out)"] = len(load_groove_midi(root, split="test", style_map=mapping))
+    allowed = set(styles)
+    out: dict[str, list[CorpusItem]] = {"train": [], "validation": []}
+    used = 0
+    for record in tqdm(records, desc=f"groove-midi {root.name}", disable=not progress):
+        off = record.style in explicitly_off or (
+            record.primary_style in explicitly_off and record.style not in mapping
+        )
+        if off or record.mapped_style is None:
+            skipped["unmapped style"] += 1
+            unmapped[record.style] += 1
+            continue
+        if record.mapped_style not in allowed:
+            skipped["style not in training styles"] += 1
+            continue
+        if record.time_signature != (4, 4):
+            skipped["not 4/4"] += 1
+            continue
+        pattern = record.load_pattern().quantized(steps_per_beat)
+        chunks = [
+            pattern.slice_bars(start, min(start + bars, pattern.num_bars))
+            for start in range(0, pattern.num_bars, bars)
+        ]
+        chunks = [c for c in chunks if c.notes]
+        if not chunks:
+            skipped["no notes"] += 1
+            continue
+        used += 1
+        out[record.split].extend(CorpusItem(record.mapped_style, c) for c in chunks)
+    return GrooveCorpus(out["train"], out["validation"], used, dict(skipped), dict(unmapped))

@@ -7,7 +7,7 @@ the same tokens — the cache only changes the cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
@@ -15,6 +15,7 @@ import torch
 
 from drum_gen import gm
 from drum_gen.model import DrumPatternTransformer, LayerCache
+from drum_gen.styles import BarRule
 
 
 @dataclass
@@ -202,6 +203,8 @@ class _RowState:
     last: str = "prefix"
     position: int = -1
     pitches: set[int] = field(default_factory=set)
+    bars: int = 0
+    hits: set[tuple[int, int]] = field(default_factory=set)  # (position, pitch) in the current bar
 
 
 class RemiGrammar:
@@ -288,7 +291,8 @@ class RemiGrammar:
         if token == self.eos_id:
             row.last = "eos"
         elif kind == "bar":
-            row.last, row.position, row.pitches = "bar", -1, set()
+            row.last, row.position, row.pitches, row.hits = "bar", -1, set(), set()
+            row.bars += 1
         elif kind == "timesig":
             row.last = "timesig"
         elif kind == "position":
@@ -296,6 +300,7 @@ class RemiGrammar:
         elif kind == "pitch":
             row.last = "pitch"
             row.pitches.add(self.value[token])
+            row.hits.add((row.position, self.value[token]))
         elif kind == "velocity":
             row.last = "velocity"
 
@@ -329,3 +334,97 @@ class RemiGrammar:
     def advance(self, tokens: list[int]) -> None:
         for row, token in zip(self.rows, tokens, strict=True):
             self._consume(row, token)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One required hit in grammar units: any of ``pitches`` at any of ``positions``."""
+
+    rule: str
+    pitches: frozenset[int]
+    positions: tuple[int, ...]
+
+    @property
+    def deadline(self) -> int:
+        return max(self.positions)
+
+    def satisfied(self, hits: set[tuple[int, int]]) -> bool:
+        return any((p, pitch) in hits for p in self.positions for pitch in self.pitches)
+
+
+class StyleRuleGrammar(RemiGrammar):
+    """:class:`RemiGrammar` plus style rules (:class:`~drum_gen.styles.BarRule`) every bar must satisfy.
+
+    A guarantee, not a hope: while a bar still lacks a required hit, the decoder may not move past that
+    hit's last allowed position, close the bar or end the sequence; at that position, once the free
+    room for hits shrinks to the number still owed, only the required pitches remain. Nothing is added
+    after sampling, so the model still picks velocities, the other hits and, among allowed positions,
+    where a hit goes. The meter is pinned to ``time_signature`` (the generator writes that meter and
+    the rules are stated in it), and with ``bars`` set EOS waits until that many bars are open, so no
+    requested bar is left empty.
+    """
+
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        eos_id: int,
+        rules: Sequence[BarRule],
+        *,
+        positions_per_beat: int,
+        bars: int | None = None,
+        time_signature: tuple[int, int] = (4, 4),
+        max_simultaneous: int = 4,
+    ) -> None:
+        super().__init__(vocab, eos_id, max_simultaneous)
+        self.bars = bars
+        meter = f"TimeSig_{time_signature[0]}/{time_signature[1]}"
+        self.masks["timesig"] = torch.zeros(self.vocab_size, dtype=torch.bool)
+        if meter in vocab:
+            self.masks["timesig"][vocab[meter]] = True
+        quarter_positions = positions_per_beat  # Position tokens count positions_per_beat per quarter
+        positions = {value for value, _ in self.position_ids}
+        self.slots: list[_Slot] = []
+        for rule in rules:
+            for ticks in rule.slot_ticks(time_signature, quarter_positions):
+                kept = tuple(t for t in ticks if t in positions)
+                if kept:
+                    self.slots.append(_Slot(rule.name, frozenset(rule.pitches), kept))
+        self._pitch_masks: dict[frozenset[int], torch.Tensor] = {}
+
+    def _pitches_mask(self, pitches: frozenset[int]) -> torch.Tensor:
+        cached = self._pitch_masks.get(pitches)
+        if cached is None:
+            cached = torch.zeros(self.vocab_size, dtype=torch.bool)
+            for index, pitch in self.pitch_by_id.items():
+                cached[index] = pitch in pitches
+            self._pitch_masks[pitches] = cached
+        return cached
+
+    def _pending(self, row: _RowState) -> list[_Slot]:
+        """Unsatisfied slots of the current bar that can still be satisfied."""
+        here = row.last in ("position", "velocity")
+        return [
+            slot
+            for slot in self.slots
+            if not slot.satisfied(row.hits)
+            and (slot.deadline > row.position or (here and slot.deadline == row.position))
+        ]
+
+    def allowed(self) -> torch.Tensor:
+        out = super().allowed()
+        for index, row in enumerate(self.rows):
+            if row.last in ("prefix", "eos"):
+                continue
+            mask = out[index].clone()
+            pending = self._pending(row)
+            if pending:
+                mask &= ~(self.masks["bar"] | self.eos_mask)
+                mask &= ~self.positions_after(min(slot.deadline for slot in pending))
+                due = [s for s in pending if s.deadline == row.position]
+                if due and self.max_simultaneous - len(row.pitches) <= len(due):
+                    mask &= self._pitches_mask(frozenset().union(*(s.pitches for s in due)))
+            elif self.bars is not None and row.bars < self.bars:
+                mask &= ~self.eos_mask
+            if mask.any():  # always true for satisfiable rules; never hand the sampler an empty row
+                out[index] = mask
+        return out

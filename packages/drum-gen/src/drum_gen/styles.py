@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from drum_gen.gm import KICK, SNARE
+from drum_gen.gm import ACOUSTIC_BASS_DRUM, ELECTRIC_SNARE, HAND_CLAP, KICK, SNARE
 
 ENTRY_POINT_GROUP = "drum_gen.styles"
 
@@ -46,6 +46,68 @@ def slugify(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
 
 
+BACKBEAT_PITCHES: tuple[int, ...] = (SNARE, HAND_CLAP, ELECTRIC_SNARE)
+KICK_PITCHES: tuple[int, ...] = (ACOUSTIC_BASS_DRUM, KICK)
+
+
+@dataclass(frozen=True)
+class BarRule:
+    """A hit the style has in every bar: one of ``pitches`` at each slot of ``beats``.
+
+    ``beats`` holds one entry per required hit; an entry is the beat positions that satisfy it (1-based,
+    in units of the meter's denominator: ``2`` is beat 2, ``4.25`` the 16th after beat 4 in 4/4), so a
+    style whose snare is sometimes displaced can say ``[4, 4.25]``. A bare number is a one-position slot.
+    The rule applies to bars in ``meter`` only: it is written from the 4/4 corpus templates, and guessing
+    where a backbeat falls in 7/8 would be inventing style.
+    """
+
+    name: str
+    pitches: tuple[int, ...]
+    beats: tuple[tuple[float, ...], ...]
+    meter: tuple[int, int] = (4, 4)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pitches", tuple(int(p) for p in self.pitches))
+        slots = tuple(
+            tuple(float(b) for b in (slot if isinstance(slot, list | tuple) else (slot,)))
+            for slot in self.beats
+        )
+        object.__setattr__(self, "beats", slots)
+        object.__setattr__(self, "meter", (int(self.meter[0]), int(self.meter[1])))
+        numerator, _ = self.meter
+        if not self.name or not self.pitches or not slots or not all(slots):
+            raise StyleRegistryError(f"rule {self.name!r} needs a name, pitches and non-empty beat slots")
+        if any(not 1.0 <= b < numerator + 1 for slot in slots for b in slot):
+            raise StyleRegistryError(f"rule {self.name!r}: beats must lie in 1..{numerator} of {self.meter}")
+
+    def slot_ticks(self, time_signature: tuple[int, int], ticks_per_beat: int) -> tuple[tuple[int, ...], ...]:
+        """Tick offsets within a bar of each slot's positions; empty when the bar's meter is not ``meter``."""
+        if tuple(time_signature) != self.meter:
+            return ()
+        unit = ticks_per_beat * 4 / self.meter[1]
+        return tuple(tuple(round((b - 1.0) * unit) for b in slot) for slot in self.beats)
+
+    @classmethod
+    def from_value(cls, value: BarRule | Mapping[str, Any]) -> BarRule:
+        if isinstance(value, BarRule):
+            return value
+        if not isinstance(value, Mapping):
+            raise StyleRegistryError(f"a style rule must be a mapping, got {value!r}")
+        unknown = sorted(set(value) - {"name", "pitches", "beats", "meter"})
+        if unknown:
+            raise StyleRegistryError(f"unknown rule fields {unknown}; valid: name, pitches, beats, meter")
+        return cls(**dict(value))
+
+
+def backbeat(*beats: float | tuple[float, ...]) -> BarRule:
+    """A snare/clap (GM 38/39/40) on each of ``beats`` of every 4/4 bar."""
+    return BarRule("backbeat", BACKBEAT_PITCHES, tuple(beats))  # type: ignore[arg-type]
+
+
+DOWNBEAT_KICK = BarRule("downbeat_kick", KICK_PITCHES, ((1.0,),))
+"""A kick (GM 35/36) on beat 1 of every 4/4 bar."""
+
+
 @dataclass(frozen=True)
 class StyleSpec:
     """A producer style.
@@ -53,7 +115,9 @@ class StyleSpec:
     ``swing_percent`` follows the MPC definition (50 straight, 66.7 triplet) at ``swing_resolution``
     (8 or 16); ``microtiming_ms`` is the Gaussian sigma of timing jitter; ``per_instrument_offsets_ms``
     adds a fixed push (<0) or drag (>0) per GM pitch (e.g. a laid-back snare); ``template`` names the
-    procedural corpus template that writes this style's quantized patterns.
+    procedural corpus template that writes this style's quantized patterns. ``rules`` are the
+    :class:`BarRule` hits every bar of the style has (its corpus never lacks them); validation reports
+    bars without them and generation enforces them by constrained decoding.
     """
 
     name: str
@@ -68,8 +132,12 @@ class StyleSpec:
     template: str = "boom_bap"
     description: str = ""
     accent_strength: float = 0.15
+    rules: tuple[BarRule, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", tuple(BarRule.from_value(r) for r in self.rules))
+        if len({r.name for r in self.rules}) != len(self.rules):
+            raise StyleRegistryError(f"style {self.name!r}: rule names must be unique")
         if not isinstance(self.name, str) or not normalize_style_key(self.name):
             raise StyleRegistryError(f"style name must be a non-empty string, got {self.name!r}")
         object.__setattr__(self, "aliases", tuple(str(a) for a in self.aliases))
@@ -112,6 +180,15 @@ class StyleSpec:
         data["aliases"] = list(self.aliases)
         data["tempo_range"] = list(self.tempo_range)
         data["per_instrument_offsets_ms"] = {str(k): v for k, v in self.per_instrument_offsets_ms.items()}
+        data["rules"] = [
+            {
+                "name": r.name,
+                "pitches": list(r.pitches),
+                "beats": [list(b) for b in r.beats],
+                "meter": list(r.meter),
+            }
+            for r in self.rules
+        ]
         return data
 
     @classmethod
@@ -139,6 +216,7 @@ BUILTIN_STYLES: tuple[StyleSpec, ...] = (
         template="boom_bap",
         description="Boom-bap: sparse, pushed kicks, a late and loose snare, drunken 16th swing.",
         accent_strength=0.2,
+        rules=(backbeat(2, 4), DOWNBEAT_KICK),  # boom_bap: snare on 2 and 4, kick on 1
     ),
     StyleSpec(
         name="Metro Boomin",
@@ -152,6 +230,7 @@ BUILTIN_STYLES: tuple[StyleSpec, ...] = (
         template="trap",
         description="Trap: half-time snare, 808 kick patterns, 16th/32nd hi-hat rolls, tight grid.",
         accent_strength=0.1,
+        rules=(backbeat(3), DOWNBEAT_KICK),  # trap: half-time, one snare per bar on beat 3
     ),
     StyleSpec(
         name="Questlove",
@@ -166,6 +245,7 @@ BUILTIN_STYLES: tuple[StyleSpec, ...] = (
         template="funk",
         description="Live funk/neo-soul: busy 16th hats, snare ghost notes, laid-back backbeat.",
         accent_strength=0.25,
+        rules=(backbeat(2, 4), DOWNBEAT_KICK),
     ),
     StyleSpec(
         name="Timbaland",
@@ -179,6 +259,7 @@ BUILTIN_STYLES: tuple[StyleSpec, ...] = (
         template="syncopated",
         description="Syncopated kicks and percussion, triplet-ish hats, tom and perc stabs.",
         accent_strength=0.15,
+        rules=(backbeat(2, (4, 4.25)), DOWNBEAT_KICK),  # syncopated: beat 4's snare is displaced a 16th
     ),
 )
 

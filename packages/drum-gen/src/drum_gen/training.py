@@ -1,4 +1,4 @@
-"""Training recipe: procedural corpus → token windows → Lightning → checkpoint directory.
+"""Training recipe: procedural corpus and/or Groove MIDI → token windows → Lightning → checkpoint directory.
 
 ``train(config, out_dir)`` is what ``drum-gen train`` runs. It checkpoints every epoch under
 ``out_dir/lightning/`` so an interrupted run resumes where it stopped, stops at ``max_minutes`` of wall
@@ -12,8 +12,9 @@ import logging
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from drum_gen.classifier import StyleClassifier
 from drum_gen.corpus import CorpusItem, generate_corpus
+from drum_gen.groove_midi import build_groove_corpus, load_style_map_file
 from drum_gen.loader import save_checkpoint
 from drum_gen.model import DrumPatternTransformer, DrumTransformerConfig, next_token_loss, sliding_windows
 from drum_gen.styles import list_styles
@@ -37,12 +39,31 @@ logger = logging.getLogger(__name__)
 CLASSIFIER_SEED_OFFSET = 10_000
 """The classifier's corpus uses another seed than the model's, so it judges unseen patterns."""
 
+PROCEDURAL = "procedural"
+GROOVE_PREFIX = "groove:"
+
+
+def parse_data_spec(spec: str) -> tuple[str, Path | None]:
+    """``"procedural"`` -> ("procedural", None); ``"groove:DIR"`` -> ("groove", DIR); else ValueError."""
+    if spec == PROCEDURAL:
+        return PROCEDURAL, None
+    if spec.startswith(GROOVE_PREFIX) and spec[len(GROOVE_PREFIX) :].strip():
+        return "groove", Path(spec[len(GROOVE_PREFIX) :]).expanduser()
+    raise ValueError(
+        f"unknown data source {spec!r}; use 'procedural' or 'groove:DIR' (a Groove MIDI directory)"
+    )
+
 
 @dataclass
 class TrainingConfig:
     """Everything a training run depends on (saved in the checkpoint's ``drum_gen.json``)."""
 
     # data
+    data: list[str] = field(default_factory=lambda: [PROCEDURAL])
+    """Sources mixed into one corpus: ``procedural`` (``patterns_per_style`` per style) and/or ``groove:DIR``."""
+    style_map: str | dict[str, str | None] | None = None
+    """Groove style -> producer style: a YAML/TOML file path or an inline mapping, merged over the default."""
+    groove_steps_per_beat: int = 4
     patterns_per_style: int = 200
     bars: int = 4
     styles: list[str] | None = None
@@ -64,6 +85,8 @@ class TrainingConfig:
     max_epochs: int = 30
     max_minutes: float | None = 10.0
     num_threads: int | None = None
+    accelerator: str = "auto"
+    """Lightning accelerator (``auto`` picks a GPU when present; ``gpu``/``cuda`` insist, ``cpu`` forbids)."""
     # style classifier (judge)
     classifier_patterns_per_style: int = 100
     progress: bool = True
@@ -79,6 +102,12 @@ class TrainingConfig:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.batch_size < 1 or self.max_epochs < 1:
             raise ValueError("batch_size and max_epochs must be >= 1")
+        if isinstance(self.data, str):
+            self.data = [self.data]
+        if not self.data:
+            raise ValueError("data must name at least one source ('procedural' or 'groove:DIR')")
+        for spec in self.data:
+            parse_data_spec(spec)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,6 +239,81 @@ def split_corpus(
     return train, val
 
 
+@dataclass
+class TrainingData:
+    """The mixed corpus and, per source, how many patterns it gave (recorded in the summary)."""
+
+    train: list[CorpusItem]
+    validation: list[CorpusItem]
+    sources: list[dict[str, Any]]
+
+    def describe(self) -> str:
+        parts = []
+        for src in self.sources:
+            text = f"{src['source']}: {src['train_patterns']} train + {src['val_patterns']} val patterns"
+            if src.get("skipped_files"):
+                text += f" (skipped files: {src['skipped_files']})"
+            parts.append(text)
+        return "; ".join(parts)
+
+
+def resolve_style_map(config: TrainingConfig) -> dict[str, str | None] | None:
+    if isinstance(config.style_map, str):
+        return load_style_map_file(config.style_map)
+    return config.style_map
+
+
+def load_training_data(config: TrainingConfig, styles: Sequence[str]) -> TrainingData:
+    """Build every source of ``config.data`` and mix them.
+
+    Procedural items are split stratified by style; Groove items keep the dataset's official split
+    (whole sessions per split), so validation never sees a performance the model trained on.
+    """
+    train_items: list[CorpusItem] = []
+    val_items: list[CorpusItem] = []
+    sources: list[dict[str, Any]] = []
+    roots = [parse_data_spec(spec)[1] for spec in config.data]
+    for root in roots:  # fail before minutes of corpus building, with a one-line reason
+        if root is not None and not root.is_dir():
+            raise ValueError(f"Groove MIDI directory not found: {root}")
+        if root is not None and not (root / "info.csv").is_file():
+            raise ValueError(f"{root} is not a Groove MIDI Dataset directory: no info.csv in it")
+    style_map = resolve_style_map(config) if any(r is not None for r in roots) else None
+    for spec, root in zip(config.data, roots, strict=True):
+        if root is None:
+            items = generate_corpus(
+                config.patterns_per_style, config.seed, config.bars, styles, progress=config.progress
+            )
+            tr, va = split_corpus(items, config.val_fraction, config.seed)
+            sources.append({"source": spec, "train_patterns": len(tr), "val_patterns": len(va)})
+        else:
+            groove = build_groove_corpus(
+                root,
+                bars=config.bars,
+                styles=styles,
+                style_map=style_map,
+                steps_per_beat=config.groove_steps_per_beat,
+                progress=config.progress,
+            )
+            tr, va = groove.train, groove.validation
+            sources.append(
+                {
+                    "source": spec,
+                    "train_patterns": len(tr),
+                    "val_patterns": len(va),
+                    "files_used": groove.files_used,
+                    "skipped_files": {k: v for k, v in groove.skipped.items() if v},
+                    "unmapped_styles": groove.unmapped_styles,
+                    "patterns_per_style": dict(sorted(Counter(i.style for i in tr + va).items())),
+                }
+            )
+        train_items.extend(tr)
+        val_items.extend(va)
+    if not train_items:
+        raise ValueError(f"no training patterns from {config.data}: {sources}")
+    return TrainingData(train_items, val_items, sources)
+
+
 def fit_style_classifier(
     config: TrainingConfig, styles: Sequence[str]
 ) -> tuple[StyleClassifier, dict[str, Any]]:
@@ -243,10 +347,9 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
     L.seed_everything(config.seed, workers=True, verbose=False)
     tokenizer = build_tokenizer(config.styles)
     styles = tokenizer.styles
-    items = generate_corpus(
-        config.patterns_per_style, config.seed, config.bars, styles, progress=config.progress
-    )
-    train_items, val_items = split_corpus(items, config.val_fraction, config.seed)
+    data = load_training_data(config, styles)
+    logger.info("training data: %s", data.describe())
+    train_items, val_items = data.train, data.validation
     train_ids = [tokenizer.encode_pattern(i.pattern, i.style) for i in train_items]
     val_ids = [tokenizer.encode_pattern(i.pattern, i.style) for i in val_items]
     train_set = TokenWindowDataset(train_ids, config.max_seq_len)
@@ -260,6 +363,8 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
         generator=torch.Generator().manual_seed(config.seed),
     )
     val_loader = DataLoader(val_set, batch_size=config.batch_size, collate_fn=PadCollator(tokenizer.pad_id))
+    if not len(val_set):
+        logger.warning("no validation patterns (the Groove validation split was empty or skipped)")
     module = DrumLanguageModule(
         config.model_config(tokenizer).to_dict(),
         config.learning_rate,
@@ -272,8 +377,8 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
         dirpath=lightning_dir, filename="{epoch:03d}", save_last=True, every_n_epochs=1, save_top_k=1
     )
     trainer = L.Trainer(
-        accelerator="auto",
-        devices=1,
+        accelerator=config.accelerator,
+        devices=1,  # one device: the run writes its checkpoint once, from this process
         max_epochs=config.max_epochs,
         max_time={"minutes": config.max_minutes} if config.max_minutes else None,
         callbacks=[checkpointing],
@@ -285,7 +390,12 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
         deterministic=False,
     )
     resume = lightning_dir / "last.ckpt"
-    trainer.fit(module, train_loader, val_loader, ckpt_path=resume if resume.is_file() else None)
+    trainer.fit(
+        module,
+        train_loader,
+        val_loader if len(val_set) else None,
+        ckpt_path=resume if resume.is_file() else None,
+    )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     classifier, classifier_metrics = fit_style_classifier(config, styles)
     model = module.model.cpu().eval()
@@ -298,6 +408,7 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
             "global_steps": int(trainer.global_step),
             "train_windows": len(train_set),
             "val_windows": len(val_set),
+            "data_sources": data.sources,
             "parameters": model.num_parameters,
             "wall_seconds_this_run": round(time.monotonic() - started, 1),
         },

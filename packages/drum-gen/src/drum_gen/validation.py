@@ -4,19 +4,24 @@ Time-signature aware (bars and beats come from the pattern's meter, never an ass
 grooves are valid: density has only an upper bound by default, and an empty pattern is a warning.
 Errors are things a drummer or a GM synth cannot play as written (two hi-hat states at once, a fifth
 simultaneous limb, duplicated hits, non-GM pitches); warnings are suspicious but playable.
+
+Style rules (:class:`~drum_gen.styles.BarRule`, e.g. a backbeat snare) are checked per bar by
+:func:`check_style_rules`; ``validate(pattern, style=...)`` reports each violation as a ``style_rule``
+warning, since a bar without a backbeat is unidiomatic, not unplayable.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 from drum_gen import gm
 from drum_gen.defaults import TEMPO_RANGE
 from drum_gen.pattern import Pattern
+from drum_gen.styles import BarRule, StyleSpec, get_style
 
 Severity = Literal["error", "warning"]
 
@@ -80,9 +85,74 @@ class ValidationReport:
         return {"ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
 
 
+@dataclass(frozen=True)
+class RuleViolation:
+    """Bar ``bar`` (0-based) has no hit of rule ``rule`` at any of ``beats`` (one required slot)."""
+
+    bar: int
+    rule: str
+    beats: tuple[float, ...]
+    time: int
+
+    @property
+    def message(self) -> str:
+        where = " or ".join(f"{b:g}" for b in self.beats)
+        return f"bar {self.bar + 1}: no {self.rule} hit on beat {where}"
+
+
+def _rules_of(style: StyleSpec | str | Sequence[BarRule]) -> tuple[BarRule, ...]:
+    if isinstance(style, str | StyleSpec):
+        return get_style(style).rules
+    return tuple(style)
+
+
+def check_style_rules(
+    pattern: Pattern,
+    style: StyleSpec | str | Sequence[BarRule],
+    *,
+    tolerance_ticks: int | None = None,
+) -> tuple[RuleViolation, ...]:
+    """Every missing rule hit, ordered by bar; empty when the pattern satisfies its style.
+
+    A hit counts within ``tolerance_ticks`` of the position (default a 32nd note) so humanized patterns,
+    whose snare is deliberately late, are judged like the grid they came from.
+    """
+    rules = _rules_of(style)
+    tpb = pattern.ticks_per_beat
+    tolerance = tpb // 8 if tolerance_ticks is None else tolerance_ticks
+    bar_ticks = pattern.ticks_per_bar
+    onsets: dict[int, list[int]] = defaultdict(list)
+    for note in pattern.notes:
+        onsets[note.pitch].append(note.time)
+    violations = []
+    for bar in range(pattern.num_bars):
+        start = bar * bar_ticks
+        for rule in rules:
+            times = [t for p in rule.pitches for t in onsets.get(p, ())]
+            for slot, ticks in zip(rule.beats, rule.slot_ticks(pattern.time_signature, tpb), strict=False):
+                if not any(abs(t - (start + tick)) <= tolerance for tick in ticks for t in times):
+                    violations.append(RuleViolation(bar, rule.name, slot, start + ticks[0]))
+    return tuple(violations)
+
+
+def rule_violation_rates(
+    patterns: Iterable[Pattern], style: StyleSpec | str | Sequence[BarRule]
+) -> dict[str, float]:
+    """Per rule, the fraction of all bars of ``patterns`` that violate it (a bar counts once per rule)."""
+    rules = _rules_of(style)
+    bars = 0
+    failing = dict.fromkeys((r.name for r in rules), 0)
+    for pattern in patterns:
+        bars += pattern.num_bars
+        for rule_name, _bar in {(v.rule, v.bar) for v in check_style_rules(pattern, rules)}:
+            failing[rule_name] += 1
+    return {name: count / bars if bars else 0.0 for name, count in failing.items()}
+
+
 def validate(
     pattern: Pattern,
     *,
+    style: StyleSpec | str | None = None,
     max_simultaneous: int = 4,
     simultaneity_ticks: int | None = None,
     allow_non_gm: bool = False,
@@ -100,6 +170,7 @@ def validate(
     ``min_onsets_per_bar`` defaults to 0: sparse grooves are never rejected.
     ``hihat_window_ticks`` (default a 192nd note) is how close an open and a closed/pedal hi-hat may
     come before they count as played at once; tighter than chords because 32nd rolls are legitimate.
+    ``style`` adds its :class:`~drum_gen.styles.BarRule` violations as ``style_rule`` warnings.
     """
     tpb = pattern.ticks_per_beat
     window = tpb // 16 if simultaneity_ticks is None else simultaneity_ticks
@@ -126,6 +197,10 @@ def validate(
     lo, hi = tempo_range
     if not lo <= pattern.tempo_bpm <= hi:
         add("warning", "tempo_range", f"tempo {pattern.tempo_bpm:g} bpm outside {lo:g}-{hi:g}")
+
+    if style is not None:
+        for violation in check_style_rules(pattern, style):
+            add("warning", "style_rule", violation.message.split(": ", 1)[1], violation.time)
 
     if not pattern.notes:
         add("warning", "empty_pattern", "pattern has no notes")
