@@ -97,21 +97,22 @@ def test_drum_gen_wheel_generates_with_its_shipped_model(wheels: dict[str, Path]
         str(wheels["drum-gen"]),
         cwd=tmp_path,
     )
-    out = tmp_path / "groove.mid"
-    _run(
-        str(venv / "bin" / "drum-gen"),
-        "generate",
-        "--style",
-        "J Dilla",
-        "--bars",
-        "4",
-        "--seed",
-        "1",
-        "-o",
-        str(out),
-        cwd=tmp_path,
-    )
     import symusic
 
-    notes = symusic.Score(str(out)).tracks[0].notes
-    assert len(notes) > 8 and symusic.Score(str(out)).tracks[0].is_drum
+    for style in ("J Dilla", "Metro Boomin", "Questlove", "Timbaland"):  # every built-in style
+        out = tmp_path / f"{style}.mid"
+        _run(
+            str(venv / "bin" / "drum-gen"),
+            "generate",
+            "--style",
+            style,
+            "--bars",
+            "4",
+            "--seed",
+            "1",
+            "-o",
+            str(out),
+            cwd=tmp_path,
+        )
+        track = symusic.Score(str(out)).tracks[0]
+        assert track.is_drum and len(track.notes) > 8, style
