@@ -182,7 +182,11 @@ def test_length_is_the_last_sounding_note_and_tails_are_opt_in() -> None:
     assert len(with_tail) == pytest.approx((0.5 + release) * SR, abs=2)
 
 
-def test_release_times_resolve_from_the_soundfont_zones() -> None:
-    """TimGM6mb's piano zone for C4 says releaseVolEnv = 75 timecents: 2^(75/1200) s."""
-    table = release_table(default_soundfont())
-    assert table.release_seconds(0, 0, 60, 100) == pytest.approx(2 ** (75 / 1200), rel=1e-9)
+def test_timecents_follow_the_sf2_definition() -> None:
+    """SF2 2.04 §8.1.3: time = 2^(timecents / 1200) s; -12000 is the 1 ms minimum, 0 is one second."""
+    from shared_audio_core.synth import timecents_to_seconds
+
+    assert timecents_to_seconds(0) == 1.0
+    assert timecents_to_seconds(1200) == 2.0
+    assert timecents_to_seconds(-12000) == pytest.approx(1 / 1024)
+    assert timecents_to_seconds(-7200) == pytest.approx(1 / 64)  # FluidSynth's release floor, 15.6 ms
