@@ -11,7 +11,7 @@ from shared_audio_core.augment import flat_param_columns
 from shared_audio_core.synth import SoundFontNotFoundError, default_soundfont
 from sousa_rudiments.midi import performance_to_score
 from sousa_rudiments.performance import generate_performance
-from sousa_rudiments.presets import DRUM_KITS
+from sousa_rudiments.presets import DRUM_KITS, SAMPLED_KIT
 from sousa_rudiments.profiles import generate_profiles
 from sousa_rudiments.render import (
     SoundFontFormatError,
@@ -19,8 +19,10 @@ from sousa_rudiments.render import (
     TimbrePool,
     augment_audio,
     percussion_presets,
+    preset_headers,
     render_clip,
     resolve_soundfonts,
+    single_kit_preset,
     synthesize,
 )
 from sousa_rudiments.rudiments import get_rudiment
@@ -50,13 +52,53 @@ def score():
     return performance_to_score(performance)
 
 
+GM_KITS = [kit for kit in DRUM_KITS if kit != SAMPLED_KIT]
+
+
 def test_default_soundfont_has_every_gm_kit():
-    assert set(DRUM_KITS.values()) <= percussion_presets(default_soundfont())
+    assert {DRUM_KITS[kit] for kit in GM_KITS} <= percussion_presets(default_soundfont())
+    assert single_kit_preset(default_soundfont()) is None
 
 
 def test_percussion_presets_reads_only_bank_128(tmp_path):
     sf2 = _fake_soundfont(tmp_path / "fake.sf2", [("Piano", 0, 0), ("Standard", 0, 128), ("Brush", 40, 128)])
     assert percussion_presets(sf2) == frozenset({0, 40})
+
+
+def test_preset_headers_lists_names_programs_and_banks_without_the_terminal_record(tmp_path):
+    sf2 = _fake_soundfont(tmp_path / "fake.sf2", [("Piano", 0, 0), ("Brush", 40, 128)])
+    assert preset_headers(sf2) == (("Piano", 0, 0), ("Brush", 40, 128))
+
+
+@pytest.mark.parametrize(
+    ("presets", "expected"),
+    [
+        ([("Black_Pearl_4pc", 0, 0)], 0),  # Debian's avldrums
+        ([("Acoustic Drum Kit", 0, 0)], 0),
+        ([("Grand Piano", 0, 0)], None),  # one instrument that is not a kit
+        ([("Kit A", 0, 0), ("Kit B", 1, 0)], None),  # several presets: which one would be ambiguous
+        ([("Drum Kit", 0, 0), ("Standard", 0, 128)], None),  # a GM percussion bank is used instead
+    ],
+)
+def test_single_kit_soundfonts_are_recognised_by_one_preset_named_as_a_kit(tmp_path, presets, expected):
+    assert single_kit_preset(_fake_soundfont(tmp_path / "one.sf2", presets)) == expected
+
+
+def test_pool_offers_the_sampled_kit_of_a_single_kit_soundfont_only(tmp_path):
+    kit = _fake_soundfont(tmp_path / "kit.sf2", [("Red_Zeppelin_4pc", 0, 0)])
+    piano = _fake_soundfont(tmp_path / "piano.sf2", [("Grand Piano", 0, 0)])
+    pool = TimbrePool([kit], list(DRUM_KITS), [38])
+    assert [(t.kit, t.drum_channel) for t in pool.timbres] == [(SAMPLED_KIT, False)]
+    with pytest.raises(SoundFontFormatError, match="none of the SoundFonts"):
+        TimbrePool([piano], list(DRUM_KITS), [38])
+
+
+def test_sampled_kit_plays_on_a_melodic_channel(score):
+    from sousa_rudiments.midi import set_timbre
+
+    voiced = set_timbre(score, program=0, snare_note=38, drum_channel=False)
+    assert [track.is_drum for track in voiced.tracks] == [False]
+    assert [track.is_drum for track in score.tracks] == [True]  # the input is left alone
 
 
 def test_not_a_soundfont_is_a_format_error(tmp_path):
@@ -81,7 +123,7 @@ def test_pool_only_offers_kits_the_soundfont_has(tmp_path):
 
 def test_pool_multiplies_timbres_and_draws_reproducibly():
     pool = TimbrePool([default_soundfont()], list(DRUM_KITS), [38, 40])
-    assert len(pool) == len(DRUM_KITS) * 2
+    assert len(pool) == len(GM_KITS) * 2  # a GM SoundFont has no single "sampled" kit
     draws = [pool.choose(np.random.default_rng(seed)) for seed in range(40)]
     assert draws == [pool.choose(np.random.default_rng(seed)) for seed in range(40)]
     assert len({(t.kit, t.snare_note) for t in draws}) > 4

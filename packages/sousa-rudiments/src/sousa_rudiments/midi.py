@@ -136,12 +136,19 @@ def performance_to_midi_bytes(performance: _PerformanceLike, **kwargs: int) -> b
     return bytes(performance_to_score(performance, **kwargs).dumps_midi())
 
 
-def set_timbre(score: symusic.Score, *, program: int, snare_note: int) -> symusic.Score:
-    """A copy of ``score`` whose drum tracks use GM kit ``program`` and note ``snare_note``."""
+def set_timbre(
+    score: symusic.Score, *, program: int, snare_note: int, drum_channel: bool = True
+) -> symusic.Score:
+    """A copy of ``score`` whose drum tracks use GM kit ``program`` and note ``snare_note``.
+
+    ``drum_channel=False`` moves them to a melodic channel (bank 0 ``program``): how a single-kit
+    SoundFont, whose kit is an ordinary preset, is played.
+    """
     out = score.copy()
     for track in out.tracks:
         if track.is_drum:
             track.program = int(program)
+            track.is_drum = drum_channel
             for note in track.notes:
                 note.pitch = int(snare_note)
     return out

@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "DRUM_KITS",
     "PRESETS",
+    "SAMPLED_KIT",
     "SNARE_NOTES",
     "DatasetPreset",
     "UnknownPresetError",
@@ -22,6 +23,8 @@ __all__ = [
 
 #: General MIDI percussion kits, selected by a program change on the drum channel (bank 128 in a
 #: SoundFont). Every kit a SoundFont actually has multiplies the timbres that SoundFont offers.
+#: ``sampled`` is the one kit of a single-kit SoundFont (Debian's avldrums: multi-sampled acoustic
+#: kits stored as one melodic preset, bank 0 program 0, GM note layout), played on a melodic channel.
 DRUM_KITS: dict[str, int] = {
     "standard": 0,
     "room": 8,
@@ -29,7 +32,11 @@ DRUM_KITS: dict[str, int] = {
     "electronic": 24,
     "jazz": 32,
     "brush": 40,
+    "sampled": 0,
 }
+
+#: The kit name of a single-kit SoundFont (see :data:`DRUM_KITS`).
+SAMPLED_KIT = "sampled"
 
 #: GM acoustic snare (38) and electric snare (40).
 SNARE_NOTES: tuple[int, ...] = (38, 40)

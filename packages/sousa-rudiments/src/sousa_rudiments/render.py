@@ -3,12 +3,14 @@
 Synthesis and augmentation come from ``shared_audio_core``; this module decides *which* timbre each
 sample gets and records it. A kit is only offered for a SoundFont whose percussion bank (bank 128)
 actually contains it, so the recorded ``kit`` is what was heard, not a silent fallback to the
-standard kit.
+standard kit. A SoundFont without a percussion bank whose only preset is named as a kit (Debian's
+avldrums: ``Black_Pearl_4pc``) offers that one ``sampled`` kit instead.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from shared_audio_core.synth import (
 )
 
 from sousa_rudiments.midi import set_timbre
-from sousa_rudiments.presets import DRUM_KITS
+from sousa_rudiments.presets import DRUM_KITS, SAMPLED_KIT
 
 __all__ = [
     "RenderedClip",
@@ -36,8 +38,10 @@ __all__ = [
     "TimbrePool",
     "augment_audio",
     "percussion_presets",
+    "preset_headers",
     "render_clip",
     "resolve_soundfonts",
+    "single_kit_preset",
     "synthesize",
 ]
 
@@ -61,15 +65,15 @@ def _riff_chunks(data: bytes, start: int, end: int) -> list[tuple[bytes, int, in
 
 
 @functools.lru_cache(maxsize=32)
-def percussion_presets(soundfont: Path) -> frozenset[int]:
-    """Program numbers of the percussion kits (bank 128 presets) a .sf2/.sf3 file defines.
+def preset_headers(soundfont: Path) -> tuple[tuple[str, int, int], ...]:
+    """``(name, program, bank)`` of every preset a .sf2/.sf3 file defines (the terminal EOP left out).
 
     Reads only the RIFF preset headers (``pdta/phdr``, 38-byte records), not the sample data.
     """
     data = Path(soundfont).read_bytes()
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"sfbk":
         raise SoundFontFormatError(f"{soundfont}: not a SoundFont (missing RIFF/sfbk header)")
-    programs: set[int] = set()
+    headers: list[tuple[str, int, int]] = []
     for chunk_id, body, end in _riff_chunks(data, 12, len(data)):
         if chunk_id != b"LIST" or data[body : body + 4] != b"pdta":
             continue
@@ -77,10 +81,31 @@ def percussion_presets(soundfont: Path) -> frozenset[int]:
             if sub_id != b"phdr":
                 continue
             for record in range(sub_body, sub_end - 37, 38):
+                name = data[record : record + 20].split(b"\0", 1)[0].decode("latin-1")
                 preset, bank = struct.unpack("<HH", data[record + 20 : record + 24])
-                if bank == 128:
-                    programs.add(preset)
-    return frozenset(programs)
+                headers.append((name, preset, bank))
+    return tuple(headers[:-1])  # the SF2 spec ends the table with a terminal "EOP" record
+
+
+def percussion_presets(soundfont: Path) -> frozenset[int]:
+    """Program numbers of the percussion kits (bank 128 presets) a .sf2/.sf3 file defines."""
+    return frozenset(preset for _, preset, bank in preset_headers(Path(soundfont)) if bank == 128)
+
+
+_KIT_NAME = re.compile(r"kit|drum|\d+\s*pc\b", re.IGNORECASE)
+
+
+def single_kit_preset(soundfont: Path) -> int | None:
+    """The program of the one drum kit a single-kit SoundFont holds as a melodic preset, else None.
+
+    Only a file without a percussion bank whose single preset is named as a kit qualifies (``kit``,
+    ``drum`` or ``4pc`` in the name): a one-instrument piano SoundFont must not become a "snare".
+    """
+    headers = preset_headers(Path(soundfont))
+    if any(bank == 128 for _, _, bank in headers) or len(headers) != 1:
+        return None
+    name, preset, _ = headers[0]
+    return preset if _KIT_NAME.search(name) else None
 
 
 def resolve_soundfonts(
@@ -122,6 +147,11 @@ class Timbre:
         return DRUM_KITS[self.kit]
 
     @property
+    def drum_channel(self) -> bool:
+        """False for a single-kit SoundFont's ``sampled`` kit, which is a melodic preset."""
+        return self.kit != SAMPLED_KIT
+
+    @property
     def soundfont_name(self) -> str:
         return self.soundfont.name
 
@@ -137,8 +167,10 @@ class TimbrePool:
             if not Path(soundfont).is_file():
                 raise SoundFontNotFoundError(f"SoundFont not found: {soundfont}")
             available = percussion_presets(Path(soundfont))
+            sampled = single_kit_preset(Path(soundfont)) == DRUM_KITS[SAMPLED_KIT]
             for kit in kits:
-                if DRUM_KITS[kit] in available:
+                offered = sampled if kit == SAMPLED_KIT else DRUM_KITS[kit] in available
+                if offered:
                     timbres.extend(Timbre(Path(soundfont), kit, note) for note in snare_notes)
         if not timbres:
             names = ", ".join(Path(s).name for s in soundfonts)
@@ -156,7 +188,9 @@ class TimbrePool:
 
 def synthesize(score: symusic.Score, timbre: Timbre, sample_rate: int) -> np.ndarray:
     """Render ``score`` with ``timbre`` and peak-normalise to :data:`DRY_PEAK_DBFS`."""
-    voiced = set_timbre(score, program=timbre.program, snare_note=timbre.snare_note)
+    voiced = set_timbre(
+        score, program=timbre.program, snare_note=timbre.snare_note, drum_channel=timbre.drum_channel
+    )
     audio = render_midi(voiced, soundfont=timbre.soundfont, sample_rate=sample_rate)
     return peak_normalize(audio, DRY_PEAK_DBFS)
 

@@ -139,7 +139,9 @@ class GenerateResult:
 #: 2: PAS same-lead and rhythm fixes (#8, #20, #22, #26, #27, #29, #31, #36, #37, #39, #40), strokes
 #: kept in order with physical minimum gaps, the core renderer's sustain pedal and SF2 envelopes,
 #: EQ bands with recorded Q.
-DATA_REVISION = 2
+#: 3: single-kit SoundFonts (Debian's avldrums sampled acoustic kits) join the timbre pool as kit
+#: ``sampled``, so the same installed SoundFonts draw other timbres than before.
+DATA_REVISION = 3
 
 
 def build_identity(config: GenerateConfig) -> DatasetIdentity:
