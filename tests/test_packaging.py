@@ -35,7 +35,8 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dist = tmp_path_factory.mktemp("dist")
-    _run(UV, "build", "--all-packages", "--wheel", "--out-dir", str(dist), cwd=WORKSPACE_ROOT)
+    for library in LIBRARIES:  # apps are never published: build the libraries only
+        _run(UV, "build", "--package", library.name, "--wheel", "--out-dir", str(dist), cwd=WORKSPACE_ROOT)
     built = {path.name.split("-")[0].replace("_", "-"): path for path in dist.glob("*.whl")}
     return built
 
