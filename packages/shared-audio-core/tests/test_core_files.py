@@ -47,3 +47,28 @@ def test_non_bytes_are_refused_before_anything_is_written(tmp_path):
     with pytest.raises(TypeError, match="expected bytes"):
         atomic_write_bytes(tmp_path / "x", 123)  # type: ignore[arg-type]
     assert not list(tmp_path.iterdir())
+
+
+def test_manifest_detects_missing_unexpected_and_changed_files(tmp_path):
+    import hashlib
+    import json
+
+    from shared_audio_core.files import MANIFEST_FILE, file_hashes, verify_manifest
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "sub" / "w.bin").write_bytes(b"\x00\x01")
+    hashes = file_hashes(tmp_path)
+    assert hashes == {
+        "a.json": hashlib.sha256(b"{}").hexdigest(),
+        "sub/w.bin": hashlib.sha256(b"\x00\x01").hexdigest(),
+    }
+    with pytest.raises(ValueError, match="no MANIFEST.json"):
+        verify_manifest(tmp_path)
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps({"sha256": hashes}))
+    assert verify_manifest(tmp_path) == hashes  # the manifest itself is not hashed
+    (tmp_path / "a.json").write_text('{"edited": true}')
+    (tmp_path / "sub" / "w.bin").unlink()
+    (tmp_path / "extra.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"missing sub/w\.bin; unexpected extra\.txt; changed a\.json"):
+        verify_manifest(tmp_path)

@@ -10,10 +10,10 @@ manifest.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from importlib import resources
 from pathlib import Path
+
+from shared_audio_core.files import MANIFEST_FILE, file_hashes, verify_manifest
 
 __all__ = [
     "DEFAULT_MODEL_FILES",
@@ -24,7 +24,6 @@ __all__ = [
     "verify_default_model",
 ]
 
-MANIFEST_FILE = "MANIFEST.json"
 #: What a shipped checkpoint holds (the Lightning training state stays out of the wheel).
 DEFAULT_MODEL_FILES = (
     "config.json",
@@ -47,28 +46,7 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("drum_gen") / "default_model"))
 
 
-def file_hashes(directory: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``directory`` except the manifest, by POSIX relative path."""
-    hashes = {}
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST_FILE):
-        hashes[path.relative_to(directory).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return hashes
-
-
 def verify_default_model(directory: Path | None = None) -> dict[str, str]:
     """Check the shipped files against ``MANIFEST.json``; return the hashes, or raise ``ValueError``
     naming every missing, extra or changed file."""
-    directory = default_model_dir() if directory is None else directory
-    manifest_path = directory / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise ValueError(f"{directory}: no {MANIFEST_FILE}; the default model is not installed")
-    recorded = json.loads(manifest_path.read_text())["sha256"]
-    actual = file_hashes(directory)
-    problems = [f"missing {name}" for name in sorted(set(recorded) - set(actual))]
-    problems += [f"unexpected {name}" for name in sorted(set(actual) - set(recorded))]
-    problems += [
-        f"changed {name}" for name in sorted(set(recorded) & set(actual)) if recorded[name] != actual[name]
-    ]
-    if problems:
-        raise ValueError(f"{directory} does not match its {MANIFEST_FILE}: " + "; ".join(problems))
-    return actual
+    return verify_manifest(default_model_dir() if directory is None else directory)

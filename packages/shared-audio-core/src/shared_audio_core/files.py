@@ -9,12 +9,26 @@ is removed, so an interrupted writer leaves either the old file or the new one â
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TEMPORARY_SUFFIX", "atomic_output", "atomic_write_bytes", "atomic_write_text", "is_temporary"]
+__all__ = [
+    "MANIFEST_FILE",
+    "TEMPORARY_SUFFIX",
+    "atomic_output",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "file_hashes",
+    "is_temporary",
+    "verify_manifest",
+]
+
+#: Name of the SHA-256 manifest of a shipped model directory (see :func:`verify_manifest`).
+MANIFEST_FILE = "MANIFEST.json"
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -69,3 +83,36 @@ def is_temporary(path: str | Path) -> bool:
     """True for a leftover temporary of :func:`atomic_output` (safe to delete when no writer runs)."""
     name = Path(path).name
     return name.startswith(".") and name.endswith(TEMPORARY_SUFFIX)
+
+
+def file_hashes(directory: str | Path) -> dict[str, str]:
+    """SHA-256 of every file under ``directory`` except the manifest, by POSIX relative path."""
+    directory = Path(directory)
+    hashes = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST_FILE):
+        hashes[path.relative_to(directory).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def verify_manifest(directory: str | Path) -> dict[str, str]:
+    """Check ``directory`` against its ``MANIFEST.json`` (``{"sha256": {path: hash}}``) and return the hashes.
+
+    Shipped models are package data: a damaged or hand-edited copy must be detected, not silently used.
+
+    Raises:
+        ValueError: no manifest, or a file is missing, unexpected or changed (every one is named).
+    """
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ValueError(f"{directory}: no {MANIFEST_FILE}; the default model is not installed")
+    recorded = json.loads(manifest_path.read_text())["sha256"]
+    actual = file_hashes(directory)
+    problems = [f"missing {name}" for name in sorted(set(recorded) - set(actual))]
+    problems += [f"unexpected {name}" for name in sorted(set(actual) - set(recorded))]
+    problems += [
+        f"changed {name}" for name in sorted(set(recorded) & set(actual)) if recorded[name] != actual[name]
+    ]
+    if problems:
+        raise ValueError(f"{directory} does not match its {MANIFEST_FILE}: " + "; ".join(problems))
+    return actual
