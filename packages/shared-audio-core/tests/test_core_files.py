@@ -63,7 +63,7 @@ def test_manifest_detects_missing_unexpected_and_changed_files(tmp_path):
         "a.json": hashlib.sha256(b"{}").hexdigest(),
         "sub/w.bin": hashlib.sha256(b"\x00\x01").hexdigest(),
     }
-    with pytest.raises(ValueError, match="no MANIFEST.json"):
+    with pytest.raises(ValueError, match=r"no MANIFEST\.json"):
         verify_manifest(tmp_path)
     (tmp_path / MANIFEST_FILE).write_text(json.dumps({"sha256": hashes}))
     assert verify_manifest(tmp_path) == hashes  # the manifest itself is not hashed
