@@ -23,6 +23,7 @@ MODEL_PACKAGES = [m for m in LIBRARIES if m.name != CORE]
 RUNTIME_ONLY = {
     "shared-audio-core": {"fast-mp3-augment"},  # audiomentations' Mp3Compression backend
     "drum-gen": {"safetensors"},  # PyTorchModelHubMixin writes model.safetensors through it
+    "sousa-rudiments": {"safetensors"},  # the same, for the recognition models
 }
 
 

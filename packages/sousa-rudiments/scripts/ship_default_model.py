@@ -1,0 +1,187 @@
+"""Choose the decision mode on validation, evaluate from audio, and ship a trained pipeline as the default.
+
+The committed recipe reproduces the shipped model (see docs/recognition.md for the exact commands):
+
+    uv run sousa generate --preset small --with-audio --seed 0 --soundfont ... --out data/small-s0
+    uv run sousa generate --preset small --with-audio --seed 1 --soundfont Red_Zeppelin_4_LV2.sf2 --out data/unseen-kit
+    uv run sousa train data/small-s0 --out runs/default                  # recipes/default.yaml
+    uv run python packages/sousa-rudiments/scripts/ship_default_model.py runs/default/pipeline \\
+        --dataset data/small-s0 --unseen data/unseen-kit
+
+1. every mode the run has (two-stage, direct, ensemble) is scored from audio on the **validation**
+   players; the best top-1 becomes the shipped mode (ties go to the simpler two-stage pipeline);
+2. every mode is then scored on the **test** players and on the unseen-SoundFont dataset, and the
+   reports are written to ``docs/recognition/``;
+3. the pipeline is copied into ``sousa_rudiments/recognition/default_model`` with a model card and a
+   SHA-256 manifest (``shared_audio_core.files``) that ``RudimentPipeline.from_pretrained()`` checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from shared_audio_core.files import MANIFEST_FILE, file_hashes
+from sousa_rudiments.recognition.evaluate import evaluate_pipeline
+from sousa_rudiments.recognition.pipeline import MODES, RudimentPipeline, default_model_dir, write_pipeline
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+DOCS = PACKAGE_ROOT / "docs" / "recognition"
+
+
+def _headline(report) -> dict[str, float]:
+    overall = report.to_dict()["overall"]
+    keys = ("clips", "top1", "top3", "top5", "macro_f1", "not_found_rate", "onset_f_25ms", "onset_f_50ms")
+    return {k: overall[k] for k in keys if k in overall}
+
+
+def model_card(mode: str, metadata: dict, figures: dict[str, dict[str, dict[str, float]]]) -> str:
+    training = metadata.get("training", {})
+    rows = []
+    for where, per_mode in figures.items():
+        for m, h in per_mode.items():
+            rows.append(
+                f"| {where} | {m}{' (shipped)' if m == mode else ''} | {h['top1']:.1%} | {h['top3']:.1%} | "
+                f"{h['top5']:.1%} | {h['macro_f1']:.3f} |"
+            )
+    recipe = json.dumps(training.get("recipe", {}), indent=2)
+    return f"""---
+library_name: sousa-rudiments
+tags: [audio-classification, drums, rudiments, sousa]
+license: apache-2.0
+---
+
+# SOUSA rudiment recognizer (default model of `sousa-rudiments`)
+
+Hears which of the 40 PAS drum rudiments a snare recording plays, and which strokes it heard (time, hand,
+accent, grace, diddle, buzz). Shipped inside the `sousa-rudiments` wheel and loaded by
+`RudimentPipeline.from_pretrained()` / `sousa classify FILE` when no `--model` is given.
+
+**Decision mode: `{mode}`**, chosen on the validation players' top-1 accuracy (from audio).
+
+## How it works
+
+audio → blind onset detection (librosa spectral flux, 2.9 ms hop) → per-onset inputs (timing, level,
+brightness; nothing from labels) → `FeatureInferenceModel` (dilated convolutions; the 12 SOUSA stroke
+features per onset) → `OnsetTransformer` (rudiment) — and a `DirectAudioModel` (log-mel CRNN) beside it.
+
+## Evaluation (from audio, players never seen in training)
+
+| data | mode | top-1 | top-3 | top-5 | macro-F1 |
+|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+"held-out players": the test split of the first training dataset (its players are in no other split;
+the other training datasets are other seeds, i.e. other simulated players).
+"unseen SoundFont": a dataset rendered only through a sampled acoustic kit (avldrums Red Zeppelin)
+that training never heard, played by other simulated players (another seed). Full reports, confusion
+matrices and per-tier/per-preset tables: `docs/recognition/` in the source repository.
+
+## Training data and recipe
+
+Synthetic SOUSA clips (`sousa generate`), datasets {", ".join(f"`{d}`" for d in training.get("datasets", []))}; validation figures
+during training: {json.dumps(training.get("validation", {}))}. Recipe (`recipes/default.yaml`):
+
+```json
+{recipe}
+```
+
+## Intended use and limitations
+
+- Practice feedback and dataset research on **snare rudiments played alone**; not drum kits, not
+  music with other instruments.
+- Trained only on synthetic performances rendered through General MIDI SoundFonts and one sampled kit;
+  real rooms, microphones and drums differ. Accuracy on real recordings has not been measured.
+- Rudiments that differ only in sticking (which hand plays) sound alike when both hands sound alike;
+  hand estimates come from context (the rudiment's pattern), not from the sound of each hand.
+- Noise, tones and recordings with fewer than 4 strokes are reported as "no rudiment found".
+
+## How to load
+
+```python
+from sousa_rudiments.recognition import RudimentPipeline
+pipeline = RudimentPipeline.from_pretrained()            # this model; or a directory / Hub repo id
+prediction = pipeline.predict_file("take.wav")
+print(prediction.best.name, prediction.best.probability)
+```
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "pipeline", type=Path, help="trained pipeline directory (sousa train OUT → OUT/pipeline)"
+    )
+    parser.add_argument(
+        "--dataset", type=Path, required=True, help="the dataset it was trained on (validation/test splits)"
+    )
+    parser.add_argument(
+        "--unseen", type=Path, required=True, help="a dataset rendered with a SoundFont training never used"
+    )
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-ship", action="store_true", help="evaluate and write docs only")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    base = RudimentPipeline.from_pretrained(args.pipeline)
+    modes = [m for m in MODES if m == "two_stage" or base.direct_model is not None]
+    validation = {
+        m: evaluate_pipeline(
+            RudimentPipeline.from_pretrained(args.pipeline, mode=m), args.dataset, "validation"
+        )
+        for m in modes
+    }
+    chosen = max(modes, key=lambda m: (validation[m].top_k(1), m == "two_stage"))
+    print(f"validation top-1: { {m: round(r.top_k(1), 4) for m, r in validation.items()} } → {chosen}")
+
+    DOCS.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, dict[str, dict[str, float]]] = {
+        "validation players": {m: _headline(r) for m, r in validation.items()}
+    }
+    for where, dataset, split in (
+        ("held-out players", args.dataset, "test"),
+        ("unseen SoundFont", args.unseen, "test"),
+    ):
+        figures[where] = {}
+        for mode in modes:
+            report = evaluate_pipeline(
+                RudimentPipeline.from_pretrained(args.pipeline, mode=mode), dataset, split
+            )
+            figures[where][mode] = _headline(report)
+            name = where.replace(" ", "-")
+            if mode == chosen:
+                report.write(DOCS / name)
+            (DOCS / f"{name}-{mode}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    (DOCS / "summary.json").write_text(
+        json.dumps({"chosen_mode": chosen, "figures": figures}, indent=2) + "\n"
+    )
+    print(json.dumps(figures, indent=2))
+    if args.no_ship:
+        return 0
+
+    target = default_model_dir()
+    if target.exists():
+        shutil.rmtree(target)
+    config = dataclasses.replace(base.config, mode=chosen)
+    write_pipeline(
+        target,
+        feature_model=base.feature_model,
+        classifier=base.classifier,
+        direct_model=base.direct_model if chosen != "two_stage" else None,
+        config=config,
+        training=base.metadata.get("training", {}),
+        card=model_card(chosen, base.metadata, figures),
+    )
+    manifest = {"source": str(args.pipeline), "mode": chosen, "sha256": file_hashes(target)}
+    (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+    print(f"shipped {chosen} pipeline to {target} ({size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

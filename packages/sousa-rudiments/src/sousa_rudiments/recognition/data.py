@@ -1,0 +1,195 @@
+"""Datasets and the LightningDataModule over a feature cache, split by player profile (``splits.json``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from sousa_rudiments.recognition.cache import INDEX_FILE, CachedClip, load_cached_clip
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_sample_ids(dataset_dir: str | Path, cache_dir: str | Path) -> dict[str, list[str]]:
+    """Sample ids of each split, from the dataset's profile splits (no player in two splits)."""
+    splits = {
+        k: v["profiles"]
+        for k, v in json.loads((Path(dataset_dir) / "splits.json").read_text())["splits"].items()
+    }
+    index = pd.read_parquet(Path(cache_dir) / INDEX_FILE)
+    return {name: sorted(index.loc[index["profile_id"].isin(splits[name]), "sample_id"]) for name in SPLITS}
+
+
+class OnsetSequences(Dataset):
+    """Clips as onset sequences; ``max_onsets`` crops a random window in training (recordings vary)."""
+
+    def __init__(
+        self, clips: Sequence[CachedClip], *, max_onsets: int = 256, random_crop: bool = False, seed: int = 0
+    ):
+        self.clips = [c for c in clips if len(c.inputs) > 0]
+        self.max_onsets = max_onsets
+        self.random_crop = random_crop
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        clip = self.clips[i]
+        n = len(clip.inputs)
+        start = 0
+        if n > self.max_onsets:
+            start = int(self.rng.integers(n - self.max_onsets + 1)) if self.random_crop else 0
+        window = slice(start, start + self.max_onsets)
+        return {
+            "inputs": torch.from_numpy(np.ascontiguousarray(clip.inputs[window])),
+            "targets": torch.from_numpy(np.ascontiguousarray(clip.targets[window])),
+            "matched": torch.from_numpy(np.ascontiguousarray(clip.matched[window])),
+            "label": torch.tensor(clip.label),
+        }
+
+
+def collate_onsets(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Pad onset sequences to the longest; ``mask`` marks real onsets."""
+    length = max(item["inputs"].shape[0] for item in items)
+    batch = len(items)
+    inputs = torch.zeros(batch, length, items[0]["inputs"].shape[1])
+    targets = torch.zeros(batch, length, items[0]["targets"].shape[1])
+    matched = torch.zeros(batch, length, dtype=torch.bool)
+    mask = torch.zeros(batch, length, dtype=torch.bool)
+    for i, item in enumerate(items):
+        n = item["inputs"].shape[0]
+        inputs[i, :n] = item["inputs"]
+        targets[i, :n] = item["targets"]
+        matched[i, :n] = item["matched"]
+        mask[i, :n] = True
+    return {
+        "inputs": inputs,
+        "targets": targets,
+        "matched": matched,
+        "mask": mask,
+        "label": torch.stack([item["label"] for item in items]),
+    }
+
+
+class MelClips(Dataset):
+    """Clips as log-mel; training draws a random ``crop_frames`` window (about 6 s at hop 256)."""
+
+    def __init__(
+        self, clips: Sequence[CachedClip], *, crop_frames: int = 512, random_crop: bool = False, seed: int = 0
+    ):
+        self.clips = list(clips)
+        self.crop_frames = crop_frames
+        self.random_crop = random_crop
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        mel = self.clips[i].mel
+        frames = mel.shape[1]
+        start = 0
+        if frames > self.crop_frames and self.random_crop:
+            start = int(self.rng.integers(frames - self.crop_frames + 1))
+        window = mel[:, start : start + self.crop_frames].astype(np.float32)
+        return {"mel": torch.from_numpy(window), "label": torch.tensor(self.clips[i].label)}
+
+
+def collate_mels(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Pad log-mels with the -80 dB floor; ``mask`` marks real frames."""
+    length = max(item["mel"].shape[1] for item in items)
+    mel = torch.full((len(items), items[0]["mel"].shape[0], length), -80.0)
+    mask = torch.zeros(len(items), length, dtype=torch.bool)
+    for i, item in enumerate(items):
+        n = item["mel"].shape[1]
+        mel[i, :, :n] = item["mel"]
+        mask[i, :n] = True
+    return {"mel": mel, "mask": mask, "label": torch.stack([item["label"] for item in items])}
+
+
+def _as_list(value: str | Path | Sequence[str | Path]) -> list[str]:
+    return [str(value)] if isinstance(value, str | Path) else [str(v) for v in value]
+
+
+class RudimentDataModule(L.LightningDataModule):
+    """Train/validation/test loaders over the feature caches of one or more generated SOUSA datasets.
+
+    ``kind`` is ``"onsets"`` (stage 1 and 2) or ``"mel"`` (the direct audio model). Several datasets
+    (generated with other seeds: other simulated players) are pooled split by split, each split
+    taken from its own dataset's profile split. The caches are read into memory once (a ``small``
+    dataset's cache is ~100 MB).
+    """
+
+    def __init__(
+        self,
+        dataset_dir: str | list[str],
+        cache_dir: str | list[str],
+        kind: str = "onsets",
+        batch_size: int = 32,
+        max_onsets: int = 256,
+        crop_frames: int = 512,
+        seed: int = 0,
+        num_workers: int = 0,
+    ):
+        super().__init__()
+        if kind not in ("onsets", "mel"):
+            raise ValueError(f"kind must be 'onsets' or 'mel', got {kind!r}")
+        if len(_as_list(dataset_dir)) != len(_as_list(cache_dir)):
+            raise ValueError("give one cache directory per dataset directory")
+        self.save_hyperparameters()
+        self._clips: dict[str, list[CachedClip]] | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._clips is None:
+            clips: dict[str, list[CachedClip]] = {name: [] for name in SPLITS}
+            pairs = zip(_as_list(self.hparams.dataset_dir), _as_list(self.hparams.cache_dir), strict=True)
+            for dataset, cache in pairs:
+                for name, sample_ids in split_sample_ids(dataset, cache).items():
+                    clips[name] += [load_cached_clip(cache, sid) for sid in sample_ids]
+            self._clips = clips
+
+    def clips(self, split: str) -> list[CachedClip]:
+        self.setup()
+        assert self._clips is not None
+        return self._clips[split]
+
+    def input_statistics(self) -> tuple[list[float], list[float]]:
+        """Mean and std of each onset input over the training split (for the models' standardisation)."""
+        stacked = np.concatenate([clip.inputs for clip in self.clips("train") if len(clip.inputs)])
+        return stacked.mean(0).astype(float).tolist(), stacked.std(0).astype(float).tolist()
+
+    def _dataset(self, split: str) -> Dataset:
+        train = split == "train"
+        h = self.hparams
+        if h.kind == "onsets":
+            return OnsetSequences(self.clips(split), max_onsets=h.max_onsets, random_crop=train, seed=h.seed)
+        crop = h.crop_frames if train else 100_000
+        return MelClips(self.clips(split), crop_frames=crop, random_crop=train, seed=h.seed)
+
+    def _loader(self, split: str) -> DataLoader:
+        collate = collate_onsets if self.hparams.kind == "onsets" else collate_mels
+        return DataLoader(
+            self._dataset(split),
+            batch_size=self.hparams.batch_size,
+            shuffle=split == "train",
+            collate_fn=collate,
+            num_workers=self.hparams.num_workers,
+            generator=torch.Generator().manual_seed(self.hparams.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("validation")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")

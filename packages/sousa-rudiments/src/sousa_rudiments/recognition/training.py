@@ -1,0 +1,176 @@
+"""LightningModules of the three recognition models (LightningCLI-buildable: plain typed ``__init__``).
+
+Each logs ``val/acc`` (or ``val/loss`` for the stroke-feature model) for checkpointing; the
+classifier of the two-stage pipeline reads a trained, frozen feature model from a directory, so
+what it learns from is exactly what it will get at inference: stage-1 predictions on detections.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+
+from sousa_rudiments.recognition.features import STROKE_FEATURES
+from sousa_rudiments.recognition.models import DirectAudioModel, FeatureInferenceModel, OnsetTransformer
+
+
+class _Classifier(L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+
+    def _logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        logits = self._logits(batch)
+        loss = nn.functional.cross_entropy(
+            logits, batch["label"], label_smoothing=self.hparams.label_smoothing
+        )
+        acc = (logits.argmax(-1) == batch["label"]).float().mean()
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "train", batch_size=len(logits))
+        self.log(f"{stage}/acc", acc, prog_bar=True, batch_size=len(logits))
+        return loss
+
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+        total = self.trainer.estimated_stepping_batches
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.hparams.lr, total_steps=int(total)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class FeatureModelModule(L.LightningModule):
+    """Stage 1: masked BCE + MSE on detections aligned to the strokes table."""
+
+    def __init__(
+        self,
+        hidden: int = 64,
+        dilations: tuple[int, ...] = (1, 2, 4, 8),
+        dropout: float = 0.1,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        input_mean: list[float] | None = None,
+        input_std: list[float] | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = FeatureInferenceModel(
+            hidden=hidden,
+            dilations=tuple(dilations),
+            dropout=dropout,
+            input_mean=input_mean,
+            input_std=input_std,
+        )
+
+    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        loss = self.model.loss(batch["inputs"], batch["targets"], batch["matched"])
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["inputs"]))
+        if stage != "train":
+            with torch.no_grad():
+                predicted = self.model.features(batch["inputs"], batch["matched"]) > 0.5
+            matched = batch["matched"]
+            for index, name in ((2, "grace"), (3, "accent"), (5, "diddle"), (6, "hand")):
+                correct = predicted[..., index] == (batch["targets"][..., index] > 0.5)
+                self.log(
+                    f"{stage}/{name}_acc", correct[matched].float().mean(), batch_size=len(batch["inputs"])
+                )
+        return loss
+
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+
+
+class OnsetClassifierModule(_Classifier):
+    """Stage 2: the rudiment from stage-1 stroke features plus the onset inputs."""
+
+    def __init__(
+        self,
+        feature_model_dir: str,
+        d_model: int = 64,
+        num_heads: int = 4,
+        num_layers: int = 3,
+        dropout: float = 0.1,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-2,
+        label_smoothing: float = 0.05,
+        onset_dropout: float = 0.05,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.feature_model = FeatureInferenceModel.from_pretrained(feature_model_dir)
+        self.feature_model.requires_grad_(False)
+        # stroke features are probabilities/beat fractions already; the onset inputs reuse stage 1's scaling
+        mean = [0.0] * len(STROKE_FEATURES) + self.feature_model.input_norm.mean.tolist()
+        std = [1.0] * len(STROKE_FEATURES) + self.feature_model.input_norm.std.tolist()
+        self.model = OnsetTransformer(
+            d_model=d_model,
+            num_heads=num_heads,
+            num_layers=num_layers,
+            dropout=dropout,
+            input_mean=mean,
+            input_std=std,
+        )
+
+    def train(self, mode: bool = True) -> OnsetClassifierModule:
+        super().train(mode)
+        self.feature_model.eval()  # frozen: its dropout stays off, as at inference
+        return self
+
+    def classifier_inputs(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            strokes = self.feature_model.features(inputs, mask)
+        return torch.cat([strokes, inputs], dim=-1)
+
+    def _logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        mask = batch["mask"]
+        if self.training and self.hparams.onset_dropout > 0:
+            # missed detections: drop onsets at random (never all of them)
+            keep = torch.rand(mask.shape, device=mask.device) >= self.hparams.onset_dropout
+            keep[:, 0] = True
+            mask = mask & keep
+        return self.model(self.classifier_inputs(batch["inputs"], mask), mask)
+
+
+class DirectAudioModule(_Classifier):
+    """The direct model: rudiment from the clip's log-mel, trained from scratch."""
+
+    def __init__(
+        self,
+        n_mels: int = 64,
+        channels: tuple[int, ...] = (16, 32, 48, 64),
+        hidden: int = 64,
+        dropout: float = 0.2,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-2,
+        label_smoothing: float = 0.05,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = DirectAudioModel(n_mels=n_mels, channels=tuple(channels), hidden=hidden, dropout=dropout)
+
+    def _logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.model(batch["mel"], batch["mask"])

@@ -1,0 +1,340 @@
+"""Recognition core: onsets against known times, features against hand-computed values, models, cache, pipeline files."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import mir_eval
+import numpy as np
+import pytest
+import torch
+from shared_audio_core.synth import default_soundfont
+from sousa_rudiments.dataset import GenerateConfig, generate
+from sousa_rudiments.midi import performance_to_score
+from sousa_rudiments.performance import generate_performance
+from sousa_rudiments.presets import get_preset
+from sousa_rudiments.profiles import generate_profiles
+from sousa_rudiments.recognition.cache import (
+    RUDIMENT_SLUGS,
+    FeatureCacheError,
+    build_feature_cache,
+    load_cached_clip,
+)
+from sousa_rudiments.recognition.data import RudimentDataModule, split_sample_ids
+from sousa_rudiments.recognition.features import (
+    ONSET_INPUTS,
+    STROKE_FEATURES,
+    onset_inputs,
+    stroke_feature_rows,
+    stroke_targets,
+)
+from sousa_rudiments.recognition.models import DirectAudioModel, FeatureInferenceModel, OnsetTransformer
+from sousa_rudiments.recognition.onsets import ANALYSIS_SAMPLE_RATE, OnsetConfig, detect_onsets
+from sousa_rudiments.recognition.pipeline import (
+    PipelineConfig,
+    PipelineLoadError,
+    RudimentPipeline,
+    write_pipeline,
+)
+from sousa_rudiments.recognition.recipe import RecipeConfig
+from sousa_rudiments.render import Timbre, synthesize
+from sousa_rudiments.rudiments import get_rudiment, list_rudiments
+
+SR = ANALYSIS_SAMPLE_RATE
+torch.set_num_threads(1)
+
+
+def _clicks(times_s: list[float], amplitudes: list[float] | None = None, seconds: float = 2.0) -> np.ndarray:
+    """Decaying noise bursts starting exactly at ``times_s`` (an independent, known ground truth)."""
+    rng = np.random.default_rng(0)
+    audio = np.zeros(int(seconds * SR), dtype=np.float32)
+    burst = rng.standard_normal(int(0.03 * SR)).astype(np.float32) * np.exp(
+        -np.arange(int(0.03 * SR)) / (0.004 * SR)
+    )
+    for i, t in enumerate(times_s):
+        start = round(t * SR)
+        audio[start : start + burst.size] += burst * (1.0 if amplitudes is None else amplitudes[i])
+    return audio / np.abs(audio).max() * 0.5
+
+
+def test_onsets_of_known_clicks_including_a_flam_20ms_apart():
+    times = [0.25, 0.50, 0.75, 0.98, 1.00, 1.25]  # 0.98 + 1.00: a grace note 20 ms before its stroke
+    detection = detect_onsets(_clicks(times, [1, 1, 1, 0.4, 1, 1]))
+    assert len(detection) == len(times)
+    # backtracked times are the attack starts, within one 2.9 ms frame (+ window centring)
+    assert np.max(np.abs(detection.times - times)) < 0.006
+
+
+def test_onsets_of_a_rendered_performance_match_its_strokes():
+    profile = generate_profiles(4, seed=3)[3]
+    performance = generate_performance(get_rudiment("single-paradiddle"), profile, 100, num_cycles=4, seed=1)
+    audio = synthesize(performance_to_score(performance), Timbre(default_soundfont(), "standard", 38), SR)
+    reference = np.sort([s.actual_time_ms / 1000 for s in performance.strokes])
+    f, precision, recall = mir_eval.onset.f_measure(reference, detect_onsets(audio).times, window=0.025)
+    assert f >= 0.95, (f, precision, recall)
+
+
+def test_silence_has_no_onsets():
+    assert len(detect_onsets(np.zeros(SR, dtype=np.float32))) == 0
+
+
+def test_stroke_feature_rows_match_the_sousa_definition_by_hand():
+    # 120 BPM: a beat is 500 ms. A left grace 30 ms before an accented right stroke, then a right diddle.
+    strokes = [
+        {
+            "actual_time_ms": 470.0,
+            "intended_time_ms": 470.0,
+            "stroke_type": "grace",
+            "actual_velocity": 40,
+            "is_grace_note": True,
+            "is_accent": False,
+            "hand": "L",
+            "diddle_position": None,
+            "flam_spacing_ms": 30.0,
+            "buzz_count": None,
+        },
+        {
+            "actual_time_ms": 500.0,
+            "intended_time_ms": 500.0,
+            "stroke_type": "accent",
+            "actual_velocity": 127,
+            "is_grace_note": False,
+            "is_accent": True,
+            "hand": "R",
+            "diddle_position": None,
+            "flam_spacing_ms": 30.0,
+            "buzz_count": None,
+        },
+        {
+            "actual_time_ms": 625.0,
+            "intended_time_ms": 625.0,
+            "stroke_type": "diddle",
+            "actual_velocity": 76,
+            "is_grace_note": False,
+            "is_accent": False,
+            "hand": "R",
+            "diddle_position": 2,
+            "flam_spacing_ms": None,
+            "buzz_count": None,
+        },
+    ]
+    rows = stroke_feature_rows(strokes, 120)
+    expected = np.array(
+        [
+            # ioi  vel      grace acc tap did R  didpos fl/beat  pos   buzz count
+            [0.0, 40 / 127, 1, 0, 0, 0, 0, 0.0, 0.06, 0.94, 0, 0],
+            [0.06, 1.0, 0, 1, 0, 0, 1, 0.0, 0.06, 0.0, 0, 0],
+            [0.25, 76 / 127, 0, 0, 0, 1, 1, 1.0, 0.0, 0.25, 0, 0],
+        ]
+    )
+    np.testing.assert_allclose(rows, expected, atol=1e-6)
+    assert rows.shape[1] == len(STROKE_FEATURES) == 12
+
+
+def test_stroke_targets_align_detections_within_25ms_and_leave_spurious_ones_unmatched():
+    strokes = [
+        {
+            "actual_time_ms": t,
+            "intended_time_ms": t,
+            "stroke_type": "tap",
+            "actual_velocity": 64,
+            "is_grace_note": False,
+            "is_accent": False,
+            "hand": h,
+            "diddle_position": None,
+            "flam_spacing_ms": None,
+            "buzz_count": None,
+        }
+        for t, h in ((250.0, "R"), (500.0, "L"), (750.0, "R"))
+    ]
+    detections = np.array([0.262, 0.400, 0.49, 0.80])  # +12 ms, spurious, -10 ms, +50 ms (too late)
+    targets, matched = stroke_targets(detections, strokes, 120)
+    assert matched.tolist() == [True, False, True, False]
+    assert targets[0, 6] == 1.0 and targets[2, 6] == 0.0  # R then L
+    assert np.all(targets[~matched] == 0)
+
+
+def test_onset_inputs_timing_columns_are_the_log_gaps():
+    times = [0.25, 0.50, 0.75, 1.00, 1.125, 1.25]
+    audio = _clicks(times)
+    detection = detect_onsets(audio)
+    inputs = onset_inputs(audio, detection)
+    assert inputs.shape == (len(times), len(ONSET_INPUTS))
+    gaps = np.diff(detection.times)
+    np.testing.assert_allclose(inputs[1:, ONSET_INPUTS.index("log_ioi_prev_s")], np.log(gaps), rtol=1e-5)
+    np.testing.assert_allclose(
+        inputs[:-1, ONSET_INPUTS.index("log_ioi_next_rel")],
+        np.log(gaps / np.median(gaps)),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    # neighbours within 60 ms: none here (closest pair 125 ms apart)
+    assert np.all(inputs[:, ONSET_INPUTS.index("neighbours_60ms")] == 0)
+
+
+# ------------------------------------------------------------------ models
+
+
+def test_feature_model_loss_ignores_unmatched_detections_and_padding():
+    torch.manual_seed(0)
+    model = FeatureInferenceModel().eval()
+    inputs = torch.randn(1, 10, len(ONSET_INPUTS))
+    targets = torch.rand(1, 10, 12).round()
+    matched = torch.ones(1, 10, dtype=torch.bool)
+    matched[0, 3] = False
+    loss = model.loss(inputs, targets, matched)
+    changed = targets.clone()
+    changed[0, 3] = 1 - changed[0, 3]
+    assert torch.allclose(loss, model.loss(inputs, changed, matched))
+    # padded onsets do not change the predictions of real ones
+    padded = torch.cat([inputs, torch.randn(1, 5, len(ONSET_INPUTS))], dim=1)
+    mask = torch.cat([torch.ones(1, 10), torch.zeros(1, 5)], dim=1).bool()
+    torch.testing.assert_close(
+        model(padded, mask)[:, :10], model(inputs, torch.ones(1, 10, dtype=torch.bool))
+    )
+
+
+def test_onset_transformer_ignores_padding():
+    torch.manual_seed(0)
+    model = OnsetTransformer().eval()
+    x = torch.randn(1, 12, model.input_norm.mean.numel())
+    padded = torch.cat([x, torch.randn(1, 4, x.shape[-1])], dim=1)
+    mask = torch.cat([torch.ones(1, 12), torch.zeros(1, 4)], dim=1).bool()
+    torch.testing.assert_close(
+        model(padded, mask), model(x, torch.ones(1, 12, dtype=torch.bool)), atol=1e-5, rtol=1e-5
+    )
+    with pytest.raises(ValueError, match="max_onsets"):
+        model(
+            torch.zeros(1, model.max_onsets + 1, x.shape[-1]),
+            torch.ones(1, model.max_onsets + 1, dtype=torch.bool),
+        )
+
+
+def test_models_round_trip_with_their_standardisation(tmp_path):
+    mean, std = [float(i) for i in range(len(ONSET_INPUTS))], [2.0] * len(ONSET_INPUTS)
+    for model, x in (
+        (FeatureInferenceModel(input_mean=mean, input_std=std), (torch.randn(1, 7, len(ONSET_INPUTS)),)),
+        (DirectAudioModel(), (torch.randn(1, 64, 200) - 40,)),
+    ):
+        model.eval()
+        model.save_pretrained(tmp_path / type(model).__name__)
+        loaded = type(model).from_pretrained(tmp_path / type(model).__name__).eval()
+        torch.testing.assert_close(loaded(*x), model(*x))
+    assert (
+        FeatureInferenceModel.from_pretrained(tmp_path / "FeatureInferenceModel").input_norm.mean.tolist()
+        == mean
+    )
+    sizes = {
+        type(m).__name__: sum(p.numel() for p in m.parameters())
+        for m in (FeatureInferenceModel(), OnsetTransformer())
+    }
+    assert sizes["FeatureInferenceModel"] < 200_000  # seed 000: a small feature model
+
+
+# ------------------------------------------------------------------ dataset → cache → data module
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "D"
+    generate(
+        GenerateConfig(
+            output_dir=out,
+            preset=get_preset("tiny"),
+            seed=0,
+            with_audio=True,
+            soundfonts=(default_soundfont(),),
+            progress=False,
+        )
+    )
+    return out
+
+
+def test_cache_builds_resumes_and_refuses_other_settings(tiny_dataset, tmp_path):
+    cache = build_feature_cache(tiny_dataset, tmp_path / "cache", progress=False)
+    files = sorted(cache.glob("*.npz"))
+    assert len(files) == 24
+    stamps = {f: os.stat(f).st_mtime_ns for f in files}
+    files[0].unlink()  # an interrupted build: one clip missing
+    build_feature_cache(tiny_dataset, cache, progress=False)
+    assert all(os.stat(f).st_mtime_ns == stamps[f] for f in files[1:])  # the others are not redone
+    assert files[0].is_file()
+    clip = load_cached_clip(cache, files[0].stem)
+    assert clip.inputs.shape[1] == len(ONSET_INPUTS) and clip.targets.shape == (len(clip.inputs), 12)
+    assert clip.matched.mean() > 0.8  # most detections are strokes
+    assert RUDIMENT_SLUGS[clip.label] in files[0].stem
+    with pytest.raises(FeatureCacheError, match="another dataset or onset settings"):
+        build_feature_cache(tiny_dataset, cache, config=OnsetConfig(delta=0.3), progress=False)
+
+
+def test_data_module_splits_by_player(tiny_dataset, tmp_path):
+    cache = build_feature_cache(tiny_dataset, tmp_path / "cache", progress=False)
+    ids = split_sample_ids(tiny_dataset, cache)
+    players = {name: {sid.split("_")[0] for sid in sample_ids} for name, sample_ids in ids.items()}
+    assert not players["train"] & players["test"] and not players["train"] & players["validation"]
+    assert sum(len(v) for v in ids.values()) == 24
+    data = RudimentDataModule(str(tiny_dataset), str(cache), "onsets", batch_size=4)
+    batch = next(iter(data.train_dataloader()))
+    assert batch["inputs"].shape[0] == 4 and batch["mask"].any(1).all()
+    mean, std = data.input_statistics()
+    assert len(mean) == len(ONSET_INPUTS) and all(s >= 0 for s in std)
+
+
+def test_recipe_yaml_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("seed: 3\nclassifier: {max_epochs: 2}\n")
+    config = RecipeConfig.from_yaml(path)
+    assert config.seed == 3 and config.classifier.max_epochs == 2
+    path.write_text("seeds: 3\n")
+    with pytest.raises(ValueError, match="unknown recipe keys"):
+        RecipeConfig.from_yaml(path)
+
+
+# ------------------------------------------------------------------ pipeline files
+
+
+def test_pipeline_directory_round_trip_and_load_errors(tmp_path):
+    torch.manual_seed(0)
+    directory = write_pipeline(
+        tmp_path / "p",
+        feature_model=FeatureInferenceModel(),
+        classifier=OnsetTransformer(),
+        direct_model=DirectAudioModel(),
+        config=PipelineConfig(mode="ensemble"),
+    )
+    pipeline = RudimentPipeline.from_pretrained(directory)
+    assert pipeline.config.mode == "ensemble"
+    assert RudimentPipeline.from_pretrained(directory, mode="direct").config.mode == "direct"
+    audio = _clicks([0.2 + 0.25 * i for i in range(8)], seconds=2.5)
+    first = pipeline.predict(audio, SR)
+    again = RudimentPipeline.from_pretrained(directory).predict(audio, SR)
+    assert [g.slug for g in first.top] == [g.slug for g in again.top]
+    assert len(first.top) == 5 and sum(g.probability for g in first.top) <= 1 + 1e-6
+    assert [g.probability for g in first.top] == sorted((g.probability for g in first.top), reverse=True)
+    assert len(first.strokes) == 8 and {s.hand for s in first.strokes} <= {"L", "R"}
+
+    with pytest.raises(PipelineLoadError, match="not found"):
+        RudimentPipeline.from_pretrained(tmp_path / "missing")
+    meta = json.loads((directory / "pipeline.json").read_text())
+    meta["classes"] = meta["classes"][::-1]
+    (directory / "pipeline.json").write_text(json.dumps(meta))
+    with pytest.raises(PipelineLoadError, match="40 rudiments"):
+        RudimentPipeline.from_pretrained(directory)
+
+
+def test_long_recordings_are_analysed_in_windows():
+    torch.manual_seed(0)
+    pipeline = RudimentPipeline(
+        FeatureInferenceModel(), OnsetTransformer(), config=PipelineConfig(window_seconds=4, hop_seconds=2)
+    )
+    audio = _clicks([0.1 + 0.2 * i for i in range(45)], seconds=9.5)
+    prediction = pipeline.predict(audio, SR)
+    starts = [w["start_s"] for w in prediction.windows]
+    assert starts[0] == 0 and np.allclose(np.diff(starts)[:-1], 2.0)
+    assert prediction.windows[-1]["end_s"] == pytest.approx(9.5, abs=0.01)  # the tail is covered
+
+
+def test_class_order_is_the_pas_order():
+    assert [get_rudiment(s).number for s in RUDIMENT_SLUGS] == list(range(1, 41))
+    assert len(list_rudiments()) == 40
