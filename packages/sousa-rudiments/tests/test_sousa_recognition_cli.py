@@ -267,6 +267,7 @@ def test_help_names_the_default_model_and_the_defaults(capsys):
     assert "`default`" in evaluate and "runs/evaluate/DATASET_NAME" in evaluate
     train = _help(capsys, "train")
     assert "recipes/default.yaml" in train and "OUT/cache" in train and "resume" in train
+    assert "pooled split by split" in train
 
 
 def test_mode_choices_are_the_pipelines_modes():
@@ -362,7 +363,7 @@ def test_train_writes_a_loadable_pipeline_and_a_rerun_resumes(tiny_dataset, clip
     assert f"pipeline: {out / 'pipeline'}" in printed
     pipeline = RudimentPipeline.from_pretrained(out / "pipeline")
     assert pipeline.direct_model is not None
-    cached = sorted((out / "cache").glob("*.npz"))
+    cached = sorted((out / "cache" / tiny_dataset.name).glob("*.npz"))
     assert len(cached) == 24
     stamps = {p: p.stat().st_mtime_ns for p in cached}
     last = out / "runs" / "classifier" / "checkpoints" / "last.ckpt"
@@ -373,6 +374,14 @@ def test_train_writes_a_loadable_pipeline_and_a_rerun_resumes(tiny_dataset, clip
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps
     code, _, err = _classify(capsys, clips["paradiddle"], "--model", out / "pipeline")
     assert code in (0, EXIT_PROBLEMS), err
+
+
+def test_train_refuses_two_datasets_with_the_same_folder_name(tiny_dataset, tmp_path, capsys):
+    twin = tmp_path / "other" / tiny_dataset.name
+    twin.mkdir(parents=True)
+    code = main(["train", str(tiny_dataset), str(twin), "--out", str(tmp_path / "t"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "distinct folder names" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

@@ -282,7 +282,14 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
         epilog=_TRAIN_EPILOG,
         formatter_class=formatter,
     )
-    train.add_argument("dataset", type=Path, metavar="DATASET", help="a SOUSA dataset generated with audio")
+    train.add_argument(
+        "dataset",
+        type=Path,
+        nargs="+",
+        metavar="DATASET",
+        help="SOUSA datasets generated with audio; several (other --seed: other players) are pooled split by "
+        "split (train with train, validation with validation)",
+    )
     train.add_argument("--out", required=True, type=Path, help="output directory (pipeline in OUT/pipeline)")
     train.add_argument(
         "--recipe",
@@ -292,7 +299,10 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
         help="training recipe (default: the committed recipes/default.yaml)",
     )
     train.add_argument(
-        "--cache", type=Path, default=None, help="feature cache directory (default: OUT/cache)"
+        "--cache",
+        type=Path,
+        default=None,
+        help="feature cache root (default: OUT/cache); each dataset is cached in CACHE/<its folder name>",
     )
     train.add_argument(
         "--workers", type=_positive_int, default=1, metavar="N", help="processes analysing clips (default: 1)"
@@ -607,17 +617,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise _BadInput(f"recipe not found: {recipe}") from exc
     except Exception as exc:  # YAML syntax, unknown keys, wrong value types: all one line
         raise _BadInput(f"{recipe}: not a valid recipe: {_file_error(recipe, exc)}") from exc
-    cache = args.cache or args.out / "cache"
+    root = args.cache or args.out / "cache"
+    names = [d.resolve().name for d in args.dataset]
+    if len(set(names)) != len(names):
+        raise _BadInput(f"datasets need distinct folder names (their caches are CACHE/<name>): {names}")
+    caches = [root / name for name in names]
     progress = not args.no_progress
     if not progress:
         _quiet_trainer()
-    try:
-        build_feature_cache(args.dataset, cache, workers=args.workers, progress=progress)
-    except FeatureCacheError as exc:
-        raise _BadInput(str(exc)) from exc
-    print(f"{args.dataset}: features cached in {cache}", flush=True)
+    for dataset, cache in zip(args.dataset, caches, strict=True):
+        try:
+            build_feature_cache(dataset, cache, workers=args.workers, progress=progress)
+        except FeatureCacheError as exc:
+            raise _BadInput(str(exc)) from exc
+        print(f"{dataset}: features cached in {cache}", flush=True)
     with contextlib.redirect_stdout(io.StringIO()) if not progress else contextlib.nullcontext():
-        result = train_recognizer(args.dataset, cache, args.out, config, progress=progress)
+        result = train_recognizer(args.dataset, caches, args.out, config, progress=progress)
     figures = ", ".join(f"{k} {v:.3f}" for k, v in result.validation.items())
     print(f"validation: {figures}")
     print(f"pipeline: {result.output_dir} (use it with `sousa classify --model {result.output_dir} FILE`)")
