@@ -338,3 +338,28 @@ def test_long_recordings_are_analysed_in_windows():
 def test_class_order_is_the_pas_order():
     assert [get_rudiment(s).number for s in RUDIMENT_SLUGS] == list(range(1, 41))
     assert len(list_rudiments()) == 40
+
+
+@pytest.mark.slow
+def test_quickstart_runs_every_stage_and_reports_held_out_players(tmp_path):
+    from pathlib import Path
+
+    from sousa_rudiments.recognition.quickstart import QuickstartConfig, run_quickstart
+
+    config = QuickstartConfig(out_dir=tmp_path / "qs", preset="tiny", workers=1, progress=False)
+    result = run_quickstart(config)
+    report = result.report.read_text()
+    assert list(result.seconds) == ["generate", "analyse", "train", "evaluate", "classify"]
+    assert "whom training never saw" in report
+    assert "| clips | top-1 | top-3 | top-5 |" in report and "![prediction](example.png)" in report
+    assert (tmp_path / "qs" / "example.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "qs" / "evaluation" / "confusion.png").is_file()
+    summary = json.loads((tmp_path / "qs" / "evaluation" / "report.json").read_text())
+    test_players = set(
+        json.loads((tmp_path / "qs" / "dataset" / "splits.json").read_text())["splits"]["test"]["profiles"]
+    )
+    train_players = set(
+        json.loads((tmp_path / "qs" / "dataset" / "splits.json").read_text())["splits"]["train"]["profiles"]
+    )
+    assert summary["split"] == "test" and not test_players & train_players
+    assert Path(RudimentPipeline.from_pretrained(tmp_path / "qs" / "model" / "pipeline").source).is_dir()

@@ -441,10 +441,7 @@ def _load_pipeline(model: str | None, mode: str | None = None) -> Any:
     from sousa_rudiments.recognition.pipeline import PipelineLoadError, RudimentPipeline
 
     try:
-        # huggingface_hub's mixin prints "Loading weights from local directory" on stdout, which would
-        # corrupt --json output.
-        with contextlib.redirect_stdout(io.StringIO()):
-            return RudimentPipeline.from_pretrained(model, mode=mode)
+        return RudimentPipeline.from_pretrained(model, mode=mode)  # keeps stdout clean for --json
     except (PipelineLoadError, ValueError, OSError) as exc:
         raise _BadInput(f"cannot load the model: {exc}") from exc
 
@@ -586,7 +583,9 @@ def _cmd_evaluate_onsets(args: argparse.Namespace) -> int:
 
 
 def _default_recipe() -> Path:
-    return Path(__file__).resolve().parent / "recognition" / "recipes" / "default.yaml"
+    from sousa_rudiments.recognition.recipe import recipe_path
+
+    return recipe_path("default")
 
 
 def _quiet_trainer() -> None:

@@ -13,18 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sousa_rudiments.recognition.recipe import RecipeConfig
-
-RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
-
-
-def recipe_path(name: str) -> Path:
-    """A committed recipe by name (``default``: the shipped model, ``quickstart``)."""
-    path = RECIPES_DIR / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"no recipe {name!r}; committed recipes: {', '.join(known)}")
-    return path
+from sousa_rudiments.recognition.recipe import RecipeConfig, recipe_path
 
 
 @dataclass(frozen=True)
@@ -119,7 +108,7 @@ def run_quickstart(config: QuickstartConfig = QuickstartConfig()) -> QuickstartR
         f"Dataset: `{dataset_dir}` (preset `{config.preset}`, seed {config.seed}); model: `{training.output_dir}`",
         f"(recipe `{config.recipe}`). Evaluated from audio on the test split's players, whom training never saw.",
         "",
-        report.to_markdown(),
+        report.to_markdown(confusion_image="evaluation/confusion.png"),
         "",
         "## One held-out clip",
         "",
@@ -138,7 +127,7 @@ def run_quickstart(config: QuickstartConfig = QuickstartConfig()) -> QuickstartR
         "|" + "---|" * len(seconds),
         "| " + " | ".join(f"{v:.0f}" for v in seconds.values()) + " |",
         "",
-        f"Full report: `{report_paths['report.md'] if isinstance(report_paths, dict) else report_paths}`.",
+        f"Full report: `{report_paths['report.md']}`; total {sum(seconds.values()) / 60:.1f} min.",
     ]
     report_path = out / "report.md"
     report_path.write_text("\n".join(text) + "\n")

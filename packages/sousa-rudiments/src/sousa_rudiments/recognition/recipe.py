@@ -24,6 +24,17 @@ from lightning.pytorch.loggers import CSVLogger
 from sousa_rudiments.recognition.data import RudimentDataModule
 from sousa_rudiments.recognition.training import DirectAudioModule, FeatureModelModule, OnsetClassifierModule
 
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+def recipe_path(name: str) -> Path:
+    """A committed recipe by name (``default``: the shipped model, ``quickstart``)."""
+    path = RECIPES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+        raise FileNotFoundError(f"no recipe {name!r}; committed recipes: {', '.join(known)}")
+    return path
+
 
 @dataclass(frozen=True)
 class StageConfig:
