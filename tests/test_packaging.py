@@ -117,3 +117,61 @@ def test_drum_gen_wheel_generates_with_its_shipped_model(wheels: dict[str, Path]
         )
         track = symusic.Score(str(out)).tracks[0]
         assert track.is_drum and len(track.notes) > 8, style
+
+
+def test_sousa_wheel_classifies_a_clip_with_its_shipped_model(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    """`pip install sousa-rudiments && sousa classify FILE` works outside the workspace, no --model."""
+    with zipfile.ZipFile(wheels["sousa-rudiments"]) as wheel:
+        names = set(wheel.namelist())
+    root = "sousa_rudiments/recognition/default_model"
+    for name in ("pipeline.json", "README.md", "MANIFEST.json", "feature_model/model.safetensors"):
+        assert f"{root}/{name}" in names, name
+    assert "sousa_rudiments/recognition/recipes/default.yaml" in names
+    venv = tmp_path / "venv"
+    _run(UV, "venv", "--python", sys.executable, str(venv), cwd=tmp_path)
+    _run(
+        UV,
+        "pip",
+        "install",
+        "--python",
+        str(venv / "bin" / "python"),
+        str(wheels["shared-audio-core"]),
+        str(wheels["sousa-rudiments"]),
+        cwd=tmp_path,
+    )
+    sousa = str(venv / "bin" / "sousa")
+    data = tmp_path / "D"
+    _run(
+        sousa,
+        "generate",
+        "--preset",
+        "tiny",
+        "--with-audio",
+        "--no-system-soundfonts",
+        "--quiet",
+        "--out",
+        str(data),
+        cwd=tmp_path,
+    )
+    clip = sorted(data.glob("audio/*/*.flac"))[0]
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+    result = subprocess.run(
+        [sousa, "classify", str(clip), "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode in (0, 1), result.stderr  # 1: "no rudiment found" is an answer too
+    import json
+
+    answer = json.loads(result.stdout)
+    assert len(answer["top"]) == 5 and answer["mode"] in ("two_stage", "direct", "ensemble")
+    from sousa_rudiments.rudiments import list_rudiments
+
+    assert {g["slug"] for g in answer["top"]} <= {r.slug for r in list_rudiments()}
+    probabilities = [g["probability"] for g in answer["top"]]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-6
