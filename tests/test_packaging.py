@@ -32,6 +32,23 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def _venv_with(wheels: dict[str, Path], library: str, tmp_path: Path) -> Path:
+    """A fresh venv outside the workspace holding only the core wheel and ``library``'s wheel."""
+    venv = tmp_path / "venv"
+    _run(UV, "venv", "--python", sys.executable, str(venv), cwd=tmp_path)
+    _run(
+        UV,
+        "pip",
+        "install",
+        "--python",
+        str(venv / "bin" / "python"),
+        str(wheels["shared-audio-core"]),
+        str(wheels[library]),
+        cwd=tmp_path,
+    )
+    return venv
+
+
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dist = tmp_path_factory.mktemp("dist")
@@ -86,18 +103,7 @@ def test_drum_gen_wheel_generates_with_its_shipped_model(wheels: dict[str, Path]
     for name in ("model.safetensors", "config.json", "drum_gen.json", "README.md", "MANIFEST.json"):
         assert f"drum_gen/default_model/{name}" in names, name
     assert "drum_gen/recipes/cpu-small.yaml" in names
-    venv = tmp_path / "venv"
-    _run(UV, "venv", "--python", sys.executable, str(venv), cwd=tmp_path)
-    _run(
-        UV,
-        "pip",
-        "install",
-        "--python",
-        str(venv / "bin" / "python"),
-        str(wheels["shared-audio-core"]),
-        str(wheels["drum-gen"]),
-        cwd=tmp_path,
-    )
+    venv = _venv_with(wheels, "drum-gen", tmp_path)
     import symusic
 
     for style in ("J Dilla", "Metro Boomin", "Questlove", "Timbaland"):  # every built-in style
@@ -129,18 +135,7 @@ def test_sousa_wheel_classifies_a_clip_with_its_shipped_model(
     for name in ("pipeline.json", "README.md", "MANIFEST.json", "feature_model/model.safetensors"):
         assert f"{root}/{name}" in names, name
     assert "sousa_rudiments/recognition/recipes/default.yaml" in names
-    venv = tmp_path / "venv"
-    _run(UV, "venv", "--python", sys.executable, str(venv), cwd=tmp_path)
-    _run(
-        UV,
-        "pip",
-        "install",
-        "--python",
-        str(venv / "bin" / "python"),
-        str(wheels["shared-audio-core"]),
-        str(wheels["sousa-rudiments"]),
-        cwd=tmp_path,
-    )
+    venv = _venv_with(wheels, "sousa-rudiments", tmp_path)
     sousa = str(venv / "bin" / "sousa")
     data = tmp_path / "D"
     _run(

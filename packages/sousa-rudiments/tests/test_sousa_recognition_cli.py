@@ -152,7 +152,6 @@ def test_classify_json_for_several_files_is_a_list_and_top_k_is_honoured(model, 
 
 
 def test_classify_plot_writes_pngs(model, clips, tmp_path, capsys):
-    pytest.importorskip("sousa_rudiments.recognition.plots")
     single = tmp_path / "one.png"
     code, out, _ = _classify(capsys, clips["paradiddle"], "--model", model, "--plot", single)
     assert code in (0, EXIT_PROBLEMS)
@@ -288,7 +287,6 @@ def test_bad_options_are_usage_errors(argv, clips, capsys):
 def test_evaluate_writes_the_reports_and_prints_the_headline(
     model, tiny_dataset, tmp_path, capsys, monkeypatch
 ):
-    pytest.importorskip("sousa_rudiments.recognition.evaluate")
     out = tmp_path / "report"
     code = main(
         ["evaluate", str(model), str(tiny_dataset), "--out", str(out), "--limit", "3", "--no-progress"]
@@ -320,7 +318,6 @@ def test_evaluate_writes_the_reports_and_prints_the_headline(
 
 
 def test_evaluate_bad_dataset_is_one_line_exit_2(model, tmp_path, capsys):
-    pytest.importorskip("sousa_rudiments.recognition.evaluate")
     assert main(["evaluate", str(model), str(tmp_path), "--no-progress"]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert err.startswith("sousa evaluate: error: ") and "not a finished SOUSA dataset" in err
@@ -328,7 +325,6 @@ def test_evaluate_bad_dataset_is_one_line_exit_2(model, tmp_path, capsys):
 
 
 def test_evaluate_onsets_prints_the_f_measure_table(tiny_dataset, capsys):
-    pytest.importorskip("sousa_rudiments.recognition.evaluate")
     assert main(["evaluate-onsets", str(tiny_dataset), "--split", "test", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "Onset detection" in out and "F ±25 ms" in out and "| all |" in out

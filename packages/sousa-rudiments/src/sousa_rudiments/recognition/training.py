@@ -7,6 +7,8 @@ what it learns from is exactly what it will get at inference: stage-1 prediction
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lightning as L
 import torch
 from torch import nn
@@ -15,12 +17,23 @@ from sousa_rudiments.recognition.features import STROKE_FEATURES
 from sousa_rudiments.recognition.models import DirectAudioModel, FeatureInferenceModel, OnsetTransformer
 
 
-class _Classifier(L.LightningModule):
-    def __init__(self) -> None:
-        super().__init__()
+class _StagedModule(L.LightningModule):
+    """Train/validation/test steps shared by every module: each defines ``_step(batch, stage)``."""
 
-    def _logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        self._step(batch, "test")
+
+
+class _Classifier(_StagedModule):
+    """Cross-entropy on rudiment logits; subclasses say where the logits come from (``_logits``)."""
+
+    _logits: Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         logits = self._logits(batch)
@@ -31,15 +44,6 @@ class _Classifier(L.LightningModule):
         self.log(f"{stage}/loss", loss, prog_bar=stage != "train", batch_size=len(logits))
         self.log(f"{stage}/acc", acc, prog_bar=True, batch_size=len(logits))
         return loss
-
-    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
-        self._step(batch, "test")
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(
@@ -52,7 +56,7 @@ class _Classifier(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-class FeatureModelModule(L.LightningModule):
+class FeatureModelModule(_StagedModule):
     """Stage 1: masked BCE + MSE on detections aligned to the strokes table."""
 
     def __init__(
@@ -88,15 +92,6 @@ class FeatureModelModule(L.LightningModule):
                     f"{stage}/{name}_acc", correct[matched].float().mean(), batch_size=len(batch["inputs"])
                 )
         return loss
-
-    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
-        self._step(batch, "test")
 
     def configure_optimizers(self):
         return torch.optim.AdamW(
