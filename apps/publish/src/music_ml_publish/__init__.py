@@ -1,0 +1,1 @@
+"""Publishing: SOUSA dataset and models to the Hugging Face Hub, library releases to PyPI."""

@@ -1,0 +1,1 @@
+"""Gradio web demo: hear a drum rudiment from a recording (sousa-rudiments recognition)."""

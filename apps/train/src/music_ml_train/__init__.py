@@ -1,0 +1,1 @@
+"""One LightningCLI entry point for every trainable model in the workspace."""
