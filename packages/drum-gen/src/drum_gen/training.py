@@ -3,10 +3,15 @@
 ``train(config, out_dir)`` is what ``drum-gen train`` runs. It checkpoints every epoch under
 ``out_dir/lightning/`` so an interrupted run resumes where it stopped, stops at ``max_minutes`` of wall
 time, then writes a complete checkpoint (model, tokenizer, style classifier, metadata) to ``out_dir``.
+
+``lightning_config(config)`` is the same recipe as LightningCLI ``model``/``data``/``trainer`` sections
+(:class:`DrumLanguageModule`, :class:`DrumDataModule`); ``train`` builds its run from it, so the workspace's
+``train fit`` config generated from it cannot drift from ``drum-gen train``.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -30,7 +35,14 @@ from drum_gen.classifier import StyleClassifier
 from drum_gen.corpus import CorpusItem, generate_corpus
 from drum_gen.groove_midi import build_groove_corpus, load_style_map_file
 from drum_gen.loader import save_checkpoint
-from drum_gen.model import DrumPatternTransformer, DrumTransformerConfig, next_token_loss, sliding_windows
+from drum_gen.model import (
+    IGNORE_INDEX,
+    DrumPatternTransformer,
+    DrumTransformerConfig,
+    next_token_loss,
+    shift_labels,
+    sliding_windows,
+)
 from drum_gen.styles import list_styles
 from drum_gen.tokenizer import PREFIX_LENGTH, DrumPatternTokenizer, DrumPatternTokenizerConfig
 
@@ -38,6 +50,12 @@ logger = logging.getLogger(__name__)
 
 CLASSIFIER_SEED_OFFSET = 10_000
 """The classifier's corpus uses another seed than the model's, so it judges unseen patterns."""
+
+TEST_SEED_OFFSET = 3 * CLASSIFIER_SEED_OFFSET
+"""Seed offset of the held-out procedural patterns of ``DrumDataModule``'s test/predict split."""
+
+GRADIENT_CLIP_VAL = 1.0
+LOG_EVERY_N_STEPS = 10
 
 PROCEDURAL = "procedural"
 GROOVE_PREFIX = "groove:"
@@ -182,7 +200,12 @@ class PadCollator:
 
 
 class DrumLanguageModule(L.LightningModule):
-    """Lightning wrapper: next-token loss, AdamW, linear warm-up then cosine decay."""
+    """Lightning wrapper: next-token loss, AdamW, linear warm-up then cosine decay.
+
+    ``model_config`` is a :class:`~drum_gen.model.DrumTransformerConfig` as a dict; its ``vocab_size`` and
+    ``pad_id`` must be the tokenizer's (``lightning_config`` writes them; a mismatch with the
+    :class:`DrumDataModule` it trains on is refused in ``setup``).
+    """
 
     def __init__(
         self, model_config: dict[str, Any], learning_rate: float, weight_decay: float, warmup_steps: int
@@ -191,6 +214,11 @@ class DrumLanguageModule(L.LightningModule):
         self.save_hyperparameters()
         self.model = DrumPatternTransformer(DrumTransformerConfig.from_dict(model_config))
 
+    def setup(self, stage: str) -> None:
+        data = self.trainer.datamodule  # None when ``train`` passes its loaders directly
+        if isinstance(data, DrumDataModule):
+            data.check_model(self.model.config)
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         loss = next_token_loss(self.model, batch)
         self.log("train_loss", loss, prog_bar=True, batch_size=batch.shape[0])
@@ -198,8 +226,23 @@ class DrumLanguageModule(L.LightningModule):
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         loss = next_token_loss(self.model, batch)
-        self.log("val_loss", loss, prog_bar=True, batch_size=batch.shape[0])
+        self.log("val_loss", loss, prog_bar=True, batch_size=batch.shape[0], sync_dist=True)
         return loss
+
+    def test_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        loss = next_token_loss(self.model, batch)
+        self.log("test_loss", loss, batch_size=batch.shape[0], sync_dist=True)
+        return loss
+
+    def predict_step(self, batch: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
+        """Per-window mean next-token negative log-likelihood (nats per token)."""
+        inputs, labels = shift_labels(batch, self.model.config.pad_id)
+        logits, _ = self.model(inputs)
+        per_token = torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="none"
+        )
+        counts = (labels != IGNORE_INDEX).sum(1).clamp_min(1)
+        return {"nll": per_token.sum(1) / counts}
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.AdamW(
@@ -337,6 +380,159 @@ def fit_style_classifier(
     }
 
 
+_DEFAULTS = TrainingConfig()
+
+
+class DrumDataModule(L.LightningDataModule):
+    """Token windows of a recipe's corpus (the data keys of :class:`TrainingConfig`, same defaults).
+
+    ``train`` and LightningCLI both feed the model through it. The corpus is built in ``setup``
+    (seconds for the procedural one). Validation is the recipe's split (stratified procedural, Groove's
+    official one); test and predict use fresh procedural patterns of another seed, never trained on
+    (Groove's test split stays unread, as everywhere in drum-gen).
+    """
+
+    def __init__(
+        self,
+        data: Sequence[str] = tuple(_DEFAULTS.data),
+        style_map: str | dict[str, str | None] | None = _DEFAULTS.style_map,
+        groove_steps_per_beat: int = _DEFAULTS.groove_steps_per_beat,
+        patterns_per_style: int = _DEFAULTS.patterns_per_style,
+        bars: int = _DEFAULTS.bars,
+        styles: list[str] | None = _DEFAULTS.styles,
+        seed: int = _DEFAULTS.seed,
+        val_fraction: float = _DEFAULTS.val_fraction,
+        tempo_token_dropout: float = _DEFAULTS.tempo_token_dropout,
+        max_seq_len: int = _DEFAULTS.max_seq_len,
+        batch_size: int = _DEFAULTS.batch_size,
+        progress: bool = _DEFAULTS.progress,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        # validated like a recipe (a bad data spec or fraction fails here, before any corpus is built)
+        self.config = TrainingConfig(
+            data=list(data),
+            style_map=style_map,
+            groove_steps_per_beat=groove_steps_per_beat,
+            patterns_per_style=patterns_per_style,
+            bars=bars,
+            styles=styles,
+            seed=seed,
+            val_fraction=val_fraction,
+            tempo_token_dropout=tempo_token_dropout,
+            max_seq_len=max_seq_len,
+            batch_size=batch_size,
+            progress=progress,
+        )
+        self.tokenizer = build_tokenizer(styles)
+        self.training_data: TrainingData | None = None
+        self.windows: dict[str, TokenWindowDataset] = {}
+
+    def check_model(self, config: DrumTransformerConfig) -> None:
+        """Refuse a model whose vocabulary or context does not fit this data (a config edited by hand)."""
+        tokenizer = self.tokenizer
+        if (config.vocab_size, config.pad_id) != (tokenizer.vocab_size, tokenizer.pad_id):
+            raise ValueError(
+                f"model_config has vocab_size={config.vocab_size}, pad_id={config.pad_id} but the tokenizer of "
+                f"styles {list(tokenizer.styles)} has vocab_size={tokenizer.vocab_size}, pad_id={tokenizer.pad_id}"
+            )
+        if self.config.max_seq_len > config.max_seq_len:
+            raise ValueError(
+                f"data max_seq_len {self.config.max_seq_len} is longer than the model's {config.max_seq_len}"
+            )
+
+    def setup(self, stage: str | None = None) -> None:
+        config = self.config
+        if stage in (None, "fit", "validate") and self.training_data is None:
+            self.training_data = load_training_data(config, self.tokenizer.styles)
+            logger.info("training data: %s", self.training_data.describe())
+            for split, items in (("train", self.training_data.train), ("val", self.training_data.validation)):
+                self.windows[split] = self._windows(items)
+        if stage in (None, "test", "predict") and "test" not in self.windows:
+            per_style = max(1, round(config.patterns_per_style * config.val_fraction))
+            held_out = generate_corpus(
+                per_style, config.seed + TEST_SEED_OFFSET, config.bars, self.tokenizer.styles
+            )
+            self.windows["test"] = self._windows(held_out)
+
+    def _windows(self, items: Sequence[CorpusItem]) -> TokenWindowDataset:
+        ids = [self.tokenizer.encode_pattern(i.pattern, i.style) for i in items]
+        return TokenWindowDataset(ids, self.config.max_seq_len)
+
+    def train_dataloader(self) -> DataLoader:
+        tokenizer, config = self.tokenizer, self.config
+        tempo_ids = [tokenizer.token_to_id(f"TempoBin_{b}") for b in tokenizer.config.tempo_bins]
+        return DataLoader(
+            self.windows["train"],
+            batch_size=config.batch_size,
+            shuffle=True,
+            collate_fn=PadCollator(tokenizer.pad_id, tempo_ids, config.tempo_token_dropout, config.seed),
+            generator=torch.Generator().manual_seed(config.seed),
+        )
+
+    def _plain_loader(self, split: str) -> DataLoader:
+        return DataLoader(
+            self.windows[split],
+            batch_size=self.config.batch_size,
+            collate_fn=PadCollator(self.tokenizer.pad_id),
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self._plain_loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._plain_loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._plain_loader("test")
+
+
+_DATA_KEYS = tuple(p for p in inspect.signature(DrumDataModule.__init__).parameters if p != "self")
+_OPTIMISATION_KEYS = ("learning_rate", "weight_decay", "warmup_steps")
+TRAIN_ONLY_KEYS = ("classifier_patterns_per_style",)
+"""Recipe keys outside the Lightning run: ``train`` fits the style classifier (judge) after it."""
+
+
+def _max_time(minutes: float | None) -> str | None:
+    if minutes is None:
+        return None
+    seconds = round(minutes * 60)
+    return f"{seconds // 86400:02d}:{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def lightning_config(config: TrainingConfig) -> dict[str, Any]:
+    """The recipe as LightningCLI sections: ``seed_everything``, ``num_threads``, ``model``, ``data``, ``trainer``.
+
+    ``train`` builds its module, data and trainer from exactly these values; every recipe key lands in
+    one section except :data:`TRAIN_ONLY_KEYS`.
+    """
+    tokenizer = build_tokenizer(config.styles)
+    recipe = config.to_dict()
+    return {
+        "seed_everything": config.seed,
+        "num_threads": config.num_threads,
+        "model": {
+            "class_path": f"{__name__}.DrumLanguageModule",
+            "init_args": {
+                "model_config": config.model_config(tokenizer).to_dict(),
+                **{k: recipe[k] for k in _OPTIMISATION_KEYS},
+            },
+        },
+        "data": {
+            "class_path": f"{__name__}.DrumDataModule",
+            "init_args": {k: recipe[k] for k in _DATA_KEYS},
+        },
+        "trainer": {
+            "accelerator": config.accelerator,
+            "max_epochs": config.max_epochs,
+            "max_time": _max_time(config.max_minutes),
+            "gradient_clip_val": GRADIENT_CLIP_VAL,
+            "log_every_n_steps": LOG_EVERY_N_STEPS,
+            "deterministic": False,
+        },
+    }
+
+
 def train(config: TrainingConfig, out_dir: str | Path) -> Path:
     """Train a model by ``config`` and write a loadable checkpoint directory to ``out_dir``."""
     out_dir = Path(out_dir)
@@ -344,61 +540,39 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     started = time.monotonic()
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    tokenizer = build_tokenizer(config.styles)
-    styles = tokenizer.styles
-    data = load_training_data(config, styles)
-    logger.info("training data: %s", data.describe())
-    train_items, val_items = data.train, data.validation
-    train_ids = [tokenizer.encode_pattern(i.pattern, i.style) for i in train_items]
-    val_ids = [tokenizer.encode_pattern(i.pattern, i.style) for i in val_items]
-    train_set = TokenWindowDataset(train_ids, config.max_seq_len)
-    val_set = TokenWindowDataset(val_ids, config.max_seq_len)
-    tempo_ids = [tokenizer.token_to_id(f"TempoBin_{b}") for b in tokenizer.config.tempo_bins]
-    train_loader = DataLoader(
-        train_set,
-        batch_size=config.batch_size,
-        shuffle=True,
-        collate_fn=PadCollator(tokenizer.pad_id, tempo_ids, config.tempo_token_dropout, config.seed),
-        generator=torch.Generator().manual_seed(config.seed),
-    )
-    val_loader = DataLoader(val_set, batch_size=config.batch_size, collate_fn=PadCollator(tokenizer.pad_id))
+    parts = lightning_config(config)
+    L.seed_everything(parts["seed_everything"], workers=True, verbose=False)
+    data = DrumDataModule(**parts["data"]["init_args"])
+    data.setup("fit")
+    tokenizer, styles = data.tokenizer, data.tokenizer.styles
+    train_set, val_set = data.windows["train"], data.windows["val"]
     if not len(val_set):
         logger.warning("no validation patterns (the Groove validation split was empty or skipped)")
-    module = DrumLanguageModule(
-        config.model_config(tokenizer).to_dict(),
-        config.learning_rate,
-        config.weight_decay,
-        config.warmup_steps,
-    )
+    module = DrumLanguageModule(**parts["model"]["init_args"])
     lightning_dir = out_dir / "lightning"
     # save_top_k=1 without a monitor keeps the newest epoch; Lightning writes last.ckpt only alongside it.
     checkpointing = ModelCheckpoint(
         dirpath=lightning_dir, filename="{epoch:03d}", save_last=True, every_n_epochs=1, save_top_k=1
     )
     trainer = L.Trainer(
-        accelerator=config.accelerator,
+        **parts["trainer"],
         devices=1,  # one device: the run writes its checkpoint once, from this process
-        max_epochs=config.max_epochs,
-        max_time={"minutes": config.max_minutes} if config.max_minutes else None,
         callbacks=[checkpointing],
         logger=CSVLogger(out_dir, name="logs"),
         enable_progress_bar=config.progress,
         enable_model_summary=False,
-        gradient_clip_val=1.0,
-        log_every_n_steps=10,
-        deterministic=False,
     )
     resume = lightning_dir / "last.ckpt"
     trainer.fit(
         module,
-        train_loader,
-        val_loader if len(val_set) else None,
+        data.train_dataloader(),
+        data.val_dataloader() if len(val_set) else None,
         ckpt_path=resume if resume.is_file() else None,
     )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     classifier, classifier_metrics = fit_style_classifier(config, styles)
     model = module.model.cpu().eval()
+    assert data.training_data is not None
     metadata = {
         "training": config.to_dict(),
         "results": {
@@ -408,7 +582,7 @@ def train(config: TrainingConfig, out_dir: str | Path) -> Path:
             "global_steps": int(trainer.global_step),
             "train_windows": len(train_set),
             "val_windows": len(val_set),
-            "data_sources": data.sources,
+            "data_sources": data.training_data.sources,
             "parameters": model.num_parameters,
             "wall_seconds_this_run": round(time.monotonic() - started, 1),
         },

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sousa_rudiments.recognition.cache import INDEX_FILE, CachedClip, load_cached_clip
+from sousa_rudiments.recognition.cache import INDEX_FILE, CachedClip, build_feature_cache, load_cached_clip
 
 SPLITS = ("train", "validation", "test")
 
@@ -125,7 +125,10 @@ class RudimentDataModule(L.LightningDataModule):
     ``kind`` is ``"onsets"`` (stage 1 and 2) or ``"mel"`` (the direct audio model). Several datasets
     (generated with other seeds: other simulated players) are pooled split by split, each split
     taken from its own dataset's profile split. The caches are read into memory once (a ``small``
-    dataset's cache is ~100 MB).
+    dataset's cache is ~100 MB). A cache without its ``index.parquet`` (never built, or interrupted)
+    is built in ``prepare_data`` with ``cache_workers`` processes (once per node, before the
+    processes of a distributed run read it); a finished one is used as is. ``predict`` reads the
+    test split.
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class RudimentDataModule(L.LightningDataModule):
         crop_frames: int = 512,
         seed: int = 0,
         num_workers: int = 0,
+        cache_workers: int = 1,
     ):
         super().__init__()
         if kind not in ("onsets", "mel"):
@@ -146,6 +150,12 @@ class RudimentDataModule(L.LightningDataModule):
             raise ValueError("give one cache directory per dataset directory")
         self.save_hyperparameters()
         self._clips: dict[str, list[CachedClip]] | None = None
+
+    def prepare_data(self) -> None:
+        pairs = zip(_as_list(self.hparams.dataset_dir), _as_list(self.hparams.cache_dir), strict=True)
+        for dataset, cache in pairs:
+            if not (Path(cache) / INDEX_FILE).is_file():
+                build_feature_cache(dataset, cache, workers=self.hparams.cache_workers)
 
     def setup(self, stage: str | None = None) -> None:
         if self._clips is None:
@@ -192,4 +202,7 @@ class RudimentDataModule(L.LightningDataModule):
         return self._loader("validation")
 
     def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
         return self._loader("test")

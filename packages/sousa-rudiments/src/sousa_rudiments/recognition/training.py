@@ -1,20 +1,28 @@
 """LightningModules of the three recognition models (LightningCLI-buildable: plain typed ``__init__``).
 
 Each logs ``val/acc`` (or ``val/loss`` for the stroke-feature model) for checkpointing; the
-classifier of the two-stage pipeline reads a trained, frozen feature model from a directory, so
-what it learns from is exactly what it will get at inference: stage-1 predictions on detections.
+classifier of the two-stage pipeline reads a trained, frozen feature model (a ``save_pretrained``
+directory or a ``FeatureModelModule`` checkpoint), so what it learns from is exactly what it will get
+at inference: stage-1 predictions on detections. Validation/test metrics are averaged over processes
+(``sync_dist``), so a distributed run monitors the same figure a single process would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
 import torch
 from torch import nn
 
 from sousa_rudiments.recognition.features import STROKE_FEATURES
-from sousa_rudiments.recognition.models import DirectAudioModel, FeatureInferenceModel, OnsetTransformer
+from sousa_rudiments.recognition.models import (
+    DirectAudioModel,
+    FeatureInferenceModel,
+    OnsetTransformer,
+    Standardize,
+)
 
 
 class _StagedModule(L.LightningModule):
@@ -29,6 +37,13 @@ class _StagedModule(L.LightningModule):
     def test_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
         self._step(batch, "test")
 
+    def _log(
+        self, name: str, value: torch.Tensor, stage: str, batch_size: int, prog_bar: bool = False
+    ) -> None:
+        self.log(
+            f"{stage}/{name}", value, prog_bar=prog_bar, batch_size=batch_size, sync_dist=stage != "train"
+        )
+
 
 class _Classifier(_StagedModule):
     """Cross-entropy on rudiment logits; subclasses say where the logits come from (``_logits``)."""
@@ -41,9 +56,13 @@ class _Classifier(_StagedModule):
             logits, batch["label"], label_smoothing=self.hparams.label_smoothing
         )
         acc = (logits.argmax(-1) == batch["label"]).float().mean()
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "train", batch_size=len(logits))
-        self.log(f"{stage}/acc", acc, prog_bar=True, batch_size=len(logits))
+        self._log("loss", loss, stage, len(logits), prog_bar=stage != "train")
+        self._log("acc", acc, stage, len(logits), prog_bar=True)
         return loss
+
+    def predict_step(self, batch: dict[str, torch.Tensor], _: int) -> dict[str, torch.Tensor]:
+        """Rudiment probabilities (class order ``cache.RUDIMENT_SLUGS``) with the batch's true labels."""
+        return {"probabilities": self._logits(batch).softmax(-1), "label": batch["label"]}
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(
@@ -57,7 +76,12 @@ class _Classifier(_StagedModule):
 
 
 class FeatureModelModule(_StagedModule):
-    """Stage 1: masked BCE + MSE on detections aligned to the strokes table."""
+    """Stage 1: masked BCE + MSE on detections aligned to the strokes table.
+
+    Without ``input_mean``/``input_std`` the inputs are standardised with the training split's
+    statistics of the data module it is fitted on (``RudimentDataModule.input_statistics``, as
+    ``train_recognizer`` does); they are then recorded in the hyper-parameters and the weights.
+    """
 
     def __init__(
         self,
@@ -79,19 +103,29 @@ class FeatureModelModule(_StagedModule):
             input_std=input_std,
         )
 
+    def setup(self, stage: str) -> None:
+        statistics = getattr(self.trainer.datamodule, "input_statistics", None)
+        if self.hparams.input_mean is None and self.hparams.input_std is None and callable(statistics):
+            mean, std = statistics()
+            self.model.input_norm.load_state_dict(Standardize(len(mean), mean, std).state_dict())
+            self.hparams.input_mean, self.hparams.input_std = mean, std
+
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        size = len(batch["inputs"])
         loss = self.model.loss(batch["inputs"], batch["targets"], batch["matched"])
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["inputs"]))
+        self._log("loss", loss, stage, size, prog_bar=True)
         if stage != "train":
             with torch.no_grad():
                 predicted = self.model.features(batch["inputs"], batch["matched"]) > 0.5
             matched = batch["matched"]
             for index, name in ((2, "grace"), (3, "accent"), (5, "diddle"), (6, "hand")):
                 correct = predicted[..., index] == (batch["targets"][..., index] > 0.5)
-                self.log(
-                    f"{stage}/{name}_acc", correct[matched].float().mean(), batch_size=len(batch["inputs"])
-                )
+                self._log(f"{name}_acc", correct[matched].float().mean(), stage, size)
         return loss
+
+    def predict_step(self, batch: dict[str, torch.Tensor], _: int) -> dict[str, torch.Tensor]:
+        """Stroke features of every onset (``features.STROKE_FEATURES``) and the mask of real onsets."""
+        return {"features": self.model.features(batch["inputs"], batch["mask"]), "mask": batch["mask"]}
 
     def configure_optimizers(self):
         return torch.optim.AdamW(
@@ -99,8 +133,22 @@ class FeatureModelModule(_StagedModule):
         )
 
 
+def load_feature_model(path: str) -> FeatureInferenceModel:
+    """A trained stage-1 model: a ``FeatureModelModule`` checkpoint (``*.ckpt``) or ``save_pretrained`` dir."""
+    if path.endswith(".ckpt"):
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"feature model checkpoint not found: {path} (train the feature model first)"
+            )
+        return FeatureModelModule.load_from_checkpoint(path, map_location="cpu").model
+    return FeatureInferenceModel.from_pretrained(path)
+
+
 class OnsetClassifierModule(_Classifier):
-    """Stage 2: the rudiment from stage-1 stroke features plus the onset inputs."""
+    """Stage 2: the rudiment from stage-1 stroke features plus the onset inputs.
+
+    ``feature_model_dir``: the frozen stage-1 model, see :func:`load_feature_model`.
+    """
 
     def __init__(
         self,
@@ -116,7 +164,7 @@ class OnsetClassifierModule(_Classifier):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.feature_model = FeatureInferenceModel.from_pretrained(feature_model_dir)
+        self.feature_model = load_feature_model(feature_model_dir)
         self.feature_model.requires_grad_(False)
         # stroke features are probabilities/beat fractions already; the onset inputs reuse stage 1's scaling
         mean = [0.0] * len(STROKE_FEATURES) + self.feature_model.input_norm.mean.tolist()
