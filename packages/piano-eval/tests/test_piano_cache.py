@@ -18,6 +18,7 @@ from piano_eval.audio import (
     extract_embeddings,
 )
 from piano_eval.audio.cache import CacheConfig, file_content_hash
+from piano_eval.heads import HeadConfig
 from shared_audio_core.audio import AudioError, write_audio
 from torch.utils.data import DataLoader
 
@@ -136,7 +137,7 @@ def test_undecodable_file_stops_with_its_name_and_keeps_finished_entries(
 def test_cached_pairs_train_a1_and_a2_backbone_free(encoder, audio_files, tmp_path) -> None:
     from piano_eval.audio import LoRAMultitaskModel, StagedAdaptationModel
     from piano_eval.audio.cache import CachedPairDataset
-    from piano_eval.objective import collate_embedding_pairs
+    from piano_eval.training import collate_embedding_pairs
 
     rng = np.random.default_rng(1)
     clean = [
@@ -161,7 +162,7 @@ def test_cached_pairs_train_a1_and_a2_backbone_free(encoder, audio_files, tmp_pa
     torch.testing.assert_close(item["a"], encoder.embed_file(clean[0]))
     torch.testing.assert_close(item["a_aug"], encoder.embed_file(noisy[0]))
     batch = next(iter(DataLoader(dataset, batch_size=4, collate_fn=collate_embedding_pairs)))
-    head = {"hidden_dim": 16, "projection_dim": 8, "num_dimensions": 3}
+    head = {"head": HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=3)}
     a1 = LoRAMultitaskModel(input_dim=encoder.output_dim, **head)
     losses, _ = a1.pair_losses(batch)
     assert {"ranking", "contrastive", "regression", "invariance"} <= set(losses)

@@ -28,15 +28,17 @@ from piano_eval.audio import (
     lora_module_names,
 )
 from piano_eval.fusion import FusedPerformanceModule
-from piano_eval.objective import EmbeddingPerformanceModule, HierarchicalMultiTaskModule
+from piano_eval.heads import HeadConfig
 from piano_eval.symbolic.continuous import ContinuousPerformanceModel
 from piano_eval.symbolic.gnn import HeteroScoreGraphEncoder, ScoreGraphModule
 from piano_eval.symbolic.remi_transformer import RemiTransformerModule
+from piano_eval.training import EmbeddingPerformanceModule, HierarchicalMultiTaskModule
 
-TINY_HEAD = {"hidden_dim": 16, "projection_dim": 8, "num_dimensions": 3, "dropout": 0.0}
+TINY_HEAD = {"head": {"hidden_dim": 16, "projection_dim": 8, "num_dimensions": 3, "dropout": 0.0}}
 
 
 def _check_embedding(model: EmbeddingPerformanceModule) -> None:
+    assert model.head_config == HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=3, dropout=0.0)
     assert model.scorer.head.regression.out_features == 3
     assert model.objective.config.lambda_ccc == 0.5 and model.objective.uncertainty is not None
     assert model.learning_rate == 3e-3
@@ -46,6 +48,7 @@ def _check_hierarchical(model: HierarchicalMultiTaskModule) -> None:
     lstm = next(m for m in model.modules() if isinstance(m, torch.nn.LSTM))
     assert (lstm.input_size, lstm.hidden_size, lstm.num_layers) == (8, 8, 1)
     assert model.forward(torch.randn(2, 5, 8)).shape == (2, 3)
+    assert model.learning_rate == 2e-3
 
 
 def _check_lora(model: LoRAMultitaskModel) -> None:
@@ -110,14 +113,17 @@ CASES: dict[type[L.LightningModule], tuple[dict[str, Any], Callable[[Any], None]
     ),
     HierarchicalMultiTaskModule: (
         {
-            "input_dim": 8,
-            "lstm_hidden_dim": 8,
-            "num_lstm_layers": 1,
-            "num_attention_heads": 2,
-            "aggregated_dim": 16,
-            "shared_dim": 8,
-            "head_hidden_dim": 8,
-            "num_dimensions": 3,
+            "architecture": {
+                "input_dim": 8,
+                "lstm_hidden_dim": 8,
+                "num_lstm_layers": 1,
+                "num_attention_heads": 2,
+                "aggregated_dim": 16,
+                "shared_dim": 8,
+                "head_hidden_dim": 8,
+                "num_dimensions": 3,
+            },
+            "learning_rate": 2e-3,
         },
         _check_hierarchical,
     ),
@@ -243,7 +249,43 @@ def _package_lightning_modules() -> set[type]:
 
 
 def test_every_concrete_lightning_module_has_a_cli_case() -> None:
-    assert _package_lightning_modules() == set(CASES)
+    assert _package_lightning_modules() == set(CASES) == set(CLASS_PATHS)
+
+
+# The import paths configs use (``class_path:``), as documented in the README.
+CLASS_PATHS: dict[type[L.LightningModule], str] = {
+    EmbeddingPerformanceModule: "piano_eval.training.EmbeddingPerformanceModule",
+    HierarchicalMultiTaskModule: "piano_eval.training.HierarchicalMultiTaskModule",
+    AudioPerformanceModule: "piano_eval.audio.AudioPerformanceModule",
+    LoRAMultitaskModel: "piano_eval.audio.LoRAMultitaskModel",
+    StagedAdaptationModel: "piano_eval.audio.StagedAdaptationModel",
+    GradualUnfreezingModel: "piano_eval.audio.GradualUnfreezingModel",
+    RemiTransformerModule: "piano_eval.symbolic.RemiTransformerModule",
+    ScoreGraphModule: "piano_eval.symbolic.ScoreGraphModule",
+    ContinuousPerformanceModel: "piano_eval.symbolic.ContinuousPerformanceModel",
+    FusedPerformanceModule: "piano_eval.fusion.FusedPerformanceModule",
+}
+
+
+@pytest.mark.parametrize("model_class", list(CASES), ids=lambda c: c.__name__)
+def test_lightning_cli_builds_each_module_from_its_class_path(model_class, tmp_path) -> None:
+    """How the training configs name a model: ``class_path`` + ``init_args`` under a generic LightningModule."""
+    config, check = CASES[model_class]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"model": {"class_path": CLASS_PATHS[model_class], "init_args": config}}))
+    cli = LightningCLI(
+        L.LightningModule,
+        subclass_mode_model=True,
+        run=False,
+        args=["--config", str(path)],
+        save_config_callback=None,
+        seed_everything_default=False,
+        trainer_defaults={"logger": False, "enable_checkpointing": False, "enable_progress_bar": False},
+    )
+    assert type(cli.model) is model_class
+    check(cli.model)
+    # Nested settings (head, objective, backbone, lora, ...) are plain mappings in the saved run config.
+    assert cli.parser.dump(cli.config).count("class_path") == 1
 
 
 @pytest.mark.parametrize("model_class", list(CASES), ids=lambda c: c.__name__)
@@ -268,7 +310,7 @@ def test_lightning_cli_builds_a_frozen_encoder_from_class_path(tmp_path) -> None
         "fusion_type": "concat",
         "fused_dim": 16,
         "symbolic_encoder": {
-            "class_path": "piano_eval.symbolic.remi_transformer.RemiTransformerModule",
+            "class_path": "piano_eval.symbolic.RemiTransformerModule",
             "init_args": {
                 "vocab_size": 24,
                 "d_model": 16,

@@ -6,6 +6,7 @@ import lightning as L
 import pytest
 import symusic
 import torch
+from piano_eval.heads import HeadConfig
 from piano_eval.symbolic.continuous import (
     ContinuousPerformanceModel,
     GumbelCodebook,
@@ -24,10 +25,7 @@ SMALL = {
     "code_dim": 16,
     "codebook_entries": 8,
     "encoder_dropout": 0.0,
-    "hidden_dim": 32,
-    "projection_dim": 16,
-    "num_dimensions": 3,
-    "dropout": 0.0,
+    "head": HeadConfig(hidden_dim=32, projection_dim=16, num_dimensions=3, dropout=0.0),
 }
 
 

@@ -6,16 +6,20 @@ import pytest
 import torch
 from piano_eval.audio import StagedAdaptationModel
 from piano_eval.fusion import FusedPerformanceModule
-from piano_eval.objective import EmbeddingPerformanceModule, HierarchicalMultiTaskModule
+from piano_eval.heads import HeadConfig, HierarchicalConfig
 from piano_eval.symbolic.continuous import ContinuousPerformanceModel
 from piano_eval.symbolic.gnn import ScoreGraphModule
 from piano_eval.symbolic.remi_transformer import RemiTransformerModule
+from piano_eval.training import EmbeddingPerformanceModule, HierarchicalMultiTaskModule
 
-HEAD = {"hidden_dim": 8, "projection_dim": 4, "num_dimensions": 2}
+HEAD = {"head": HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2)}
 
 BAD_SETTINGS = [
-    (lambda: EmbeddingPerformanceModule(input_dim=4, hidden_dim=8, num_dimensions=0), "num_dimensions"),
-    (lambda: HierarchicalMultiTaskModule(input_dim=4, learning_rate=0.0), "learning_rate"),
+    (lambda: EmbeddingPerformanceModule(input_dim=4, head={"num_dimensions": 0}), "num_dimensions"),
+    (
+        lambda: HierarchicalMultiTaskModule(HierarchicalConfig(input_dim=4), learning_rate=0.0),
+        "learning_rate",
+    ),
     (
         lambda: RemiTransformerModule(vocab_size=20, d_model=8, num_heads=2, mlm_probability=1.5),
         "mlm_probability",

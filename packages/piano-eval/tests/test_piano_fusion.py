@@ -11,8 +11,9 @@ from piano_eval.fusion import (
     collate_fused_pairs,
     collate_fused_parts,
 )
-from piano_eval.objective import PerformancePairDataset
+from piano_eval.heads import HeadConfig
 from piano_eval.testing import make_smoke_trainer
+from piano_eval.training import PerformancePairDataset
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -27,10 +28,7 @@ def _module(fusion_type, **kwargs):
         fused_dim=16,
         fusion_heads=2,
         fusion_dropout=0.0,
-        hidden_dim=16,
-        projection_dim=8,
-        num_dimensions=2,
-        dropout=0.0,
+        head=HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=2, dropout=0.0),
     )
     defaults.update(kwargs)
     return FusedPerformanceModule(**defaults)
@@ -278,9 +276,7 @@ def test_frozen_symbolic_performance_module_feeds_score_conditioned_fusion():
         num_layers=1,
         dim_feedforward=16,
         max_seq_len=16,
-        hidden_dim=8,
-        projection_dim=4,
-        num_dimensions=2,
+        head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2),
     )
     module = _module(
         "cross_attention", symbolic_dim=8, use_score_conditioning=True, symbolic_encoder=s1

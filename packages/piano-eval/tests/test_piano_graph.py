@@ -1,5 +1,6 @@
 """midi_to_graph on a hand-built five-note MIDI file with known onset/during/follow/silence edges."""
 
+import numpy as np
 import pytest
 import symusic
 import torch
@@ -62,10 +63,13 @@ def test_midi_to_graph_node_features(midi_path):
     assert NODE_FEATURES == ("pitch", "velocity", "onset", "duration", "pedal", "voice")
     assert (x[:, 0] * 127).round().tolist() == [60, 64, 67, 72, 65]
     assert (x[:, 1] * 127).round().tolist() == [64 + p % 8 for p in (60, 64, 67, 72, 65)]
-    assert x[:, 2].tolist() == pytest.approx([0.0, 0.0, 0.25, 0.5, 1.5])
-    assert x[:, 3].tolist() == pytest.approx([0.5, 1.0, 0.25, 0.5, 0.5])
+    # Onsets 0, 0, 0.25, 0.5, 1.5 s over a segment spanning 2 s (the last note ends at 2 s).
+    assert x[:, 2].tolist() == pytest.approx([0.0, 0.0, 0.125, 0.25, 0.75])
+    seconds = np.array([0.5, 1.0, 0.25, 0.5, 0.5])
+    assert x[:, 3].tolist() == pytest.approx(np.log1p(seconds / 0.05) / np.log1p(10 / 0.05))
     assert x[:, 4].tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]  # pedal down on ticks [200, 500)
-    assert x[:, 5].tolist() == [0.0, 1.0, 2.0, 2.0, 1.0]  # greedy voices: nearest free voice by pitch
+    # Greedy voices (nearest free voice by pitch) 0, 1, 2, 2, 1, divided by the highest voice.
+    assert x[:, 5].tolist() == [0.0, 0.5, 1.0, 1.0, 0.5]
 
 
 def test_midi_to_graph_hetero_variant_matches_homogeneous():
@@ -149,3 +153,16 @@ def test_large_piece_builds_quickly():
     assert data.num_nodes == 6000
     # Each note overlaps the next three onsets (240 / 60 = 4 grid steps): during edges to 3 notes.
     assert int((data.edge_type == EDGE_TYPES.index("during")).sum()) == 3 * 6000 - 6
+
+
+def test_node_features_are_bounded_whatever_the_length_tempo_and_voices():
+    """Raw seconds and voice indices grow with the piece (a note 200 s in, 12 voices): features must stay in
+    [0, 1] so the input layer sees the same ranges for every segment."""
+    notes = [(30 + 5 * v, 480 * 400 + 480 * k, 480 * (1 + v)) for k in range(8) for v in range(12)]
+    notes.append((100, 480 * 420, 480 * 40))  # a 20 s note
+    x = midi_to_graph(_score(notes, pedal=False)).x
+    assert x.min() >= 0.0 and x.max() <= 1.0
+    # Onsets are relative to the segment: the first note starts at 0 and order is kept.
+    assert x[:, 2].min() == 0.0 and torch.all(x[1:, 2] >= x[:-1, 2])
+    # Voices are spread over [0, 1] rather than counted up.
+    assert x[:, 5].max() == 1.0 and len(set(x[:, 5].tolist())) >= 12

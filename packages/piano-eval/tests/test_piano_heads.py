@@ -12,6 +12,7 @@ from piano_eval.dimensions import (
 )
 from piano_eval.heads import (
     AttentionPooling,
+    HeadConfig,
     HierarchicalAggregator,
     MultiTaskHead,
     PairwiseComparator,
@@ -38,6 +39,12 @@ def test_percepiano_dimensions_and_resolution():
         normalize_percepiano_rating(7.2)
     with pytest.raises(DimensionError, match="don't know"):
         normalize_percepiano_rating(0.0)
+
+
+@pytest.mark.parametrize("rating", [0.5, 0.99, -2.0, 7.25, 12.0])
+def test_percepiano_ratings_off_the_1_to_7_scale_are_refused_naming_the_value(rating):
+    with pytest.raises(ValueError, match=rf"rating {rating} .*1.*7"):
+        normalize_percepiano_rating(rating)
 
 
 def test_attention_pooling_ignores_padded_frames():
@@ -67,7 +74,9 @@ def test_attention_pooling_rejects_empty_rows_and_bad_masks():
 
 def test_performance_head_outputs_scores_in_unit_interval_and_is_mask_invariant():
     torch.manual_seed(0)
-    head = PerformanceHead(input_dim=6, hidden_dim=16, projection_dim=8, num_dimensions=4, dropout=0.0).eval()
+    head = PerformanceHead(
+        6, HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=4, dropout=0.0)
+    ).eval()
     x = torch.randn(3, 7, 6)
     mask = torch.ones(3, 7, dtype=torch.bool)
     mask[1, 4:] = False
@@ -92,7 +101,7 @@ def test_pairwise_comparator_is_exactly_antisymmetric():
 
 def test_comparator_and_head_learn_a_separable_ranking():
     torch.manual_seed(0)
-    scorer = PerformanceScorer(input_dim=4, hidden_dim=16, projection_dim=8, num_dimensions=2, dropout=0.0)
+    scorer = PerformanceScorer(4, HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=2, dropout=0.0))
     quality = torch.rand(32, 2)
     x = (quality @ torch.randn(2, 4)).unsqueeze(1).expand(32, 3, 4).contiguous()
     a, b = torch.arange(0, 32, 2), torch.arange(1, 32, 2)
@@ -162,7 +171,7 @@ def test_multitask_head_scales_scores_and_learns_with_uncertainty_weighting():
 def test_performance_scorer_hub_round_trip_with_model_card(tmp_path):
     torch.manual_seed(0)
     scorer = PerformanceScorer(
-        input_dim=6, hidden_dim=8, projection_dim=4, num_dimensions=3, dropout=0.0
+        6, HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=3, dropout=0.0)
     ).eval()
     scorer.save_pretrained(tmp_path)
     card = (tmp_path / "README.md").read_text()

@@ -21,10 +21,11 @@ from piano_eval.audio.synthetic import (
     make_synthetic_audio_performances,
 )
 from piano_eval.audio.testing import save_tiny_audio_model
-from piano_eval.objective import PerformancePairDataset
+from piano_eval.heads import HeadConfig
 from piano_eval.testing import make_synthetic_pair_loader
+from piano_eval.training import PerformancePairDataset
 
-HEAD = {"hidden_dim": 32, "projection_dim": 16, "num_dimensions": 3, "dropout": 0.0}
+HEAD = {"head": HeadConfig(hidden_dim=32, projection_dim=16, num_dimensions=3, dropout=0.0)}
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_hub_round_trip_restores_lora_weights_and_writes_a_model_card(tiny_dirs,
     torch.testing.assert_close(loaded.predict_scores(part), model.predict_scores(part))
 
 
-def test_lightning_trainer_smoke_run_with_a_logmel_backbone() -> None:
+def test_lightning_trainer_smoke_run_with_a_logmel_backbone(tmp_path) -> None:
     torch.manual_seed(0)
     model = LoRAMultitaskModel(
         BackboneConfig(
@@ -178,6 +179,11 @@ def test_lightning_trainer_smoke_run_with_a_logmel_backbone() -> None:
     assert trainer.global_step == 3
     assert torch.isfinite(trainer.callback_metrics["train/total"])
     assert "val/pairwise_accuracy" in trainer.callback_metrics
+    # The checkpoint's hyper-parameters (backbone, LoRA and head configs) load with weights_only=True.
+    trainer.save_checkpoint(tmp_path / "a1.ckpt")
+    restored = LoRAMultitaskModel.load_from_checkpoint(tmp_path / "a1.ckpt", weights_only=True).eval()
+    part = next(iter(loader))["a"]
+    torch.testing.assert_close(restored.predict_scores(part), model.eval().predict_scores(part))
 
 
 def test_a1_scores_of_a_clip_do_not_depend_on_batch_padding(tiny_dirs) -> None:

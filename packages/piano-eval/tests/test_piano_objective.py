@@ -6,9 +6,12 @@ import typing
 import pytest
 import torch
 from piano_eval.fusion import FusedPerformanceModule
-from piano_eval.heads import HeadOutput
+from piano_eval.heads import HeadConfig, HeadOutput, HierarchicalConfig
 from piano_eval.losses import ccc_loss, listmle_loss
-from piano_eval.objective import (
+from piano_eval.symbolic.gnn import ScoreGraphModule
+from piano_eval.symbolic.remi_transformer import RemiTransformerModule
+from piano_eval.testing import make_smoke_trainer, make_synthetic_pair_loader, make_synthetic_performances
+from piano_eval.training import (
     EmbeddingPerformanceModule,
     HierarchicalMultiTaskModule,
     ObjectiveConfig,
@@ -17,9 +20,6 @@ from piano_eval.objective import (
     collate_embedding_pairs,
     pad_sequences,
 )
-from piano_eval.symbolic.gnn import ScoreGraphModule
-from piano_eval.symbolic.remi_transformer import RemiTransformerModule
-from piano_eval.testing import make_smoke_trainer, make_synthetic_pair_loader, make_synthetic_performances
 from shared_audio_core import metrics
 from torch.utils.data import DataLoader
 
@@ -120,7 +120,9 @@ def test_embedding_module_trains_on_planted_signal_with_lightning():
         batch_size=8, num_pieces=3, performances_per_piece=4, feature_dim=8, num_dimensions=2
     )
     module = EmbeddingPerformanceModule(
-        input_dim=8, hidden_dim=16, projection_dim=8, num_dimensions=2, dropout=0.0, learning_rate=3e-3
+        input_dim=8,
+        head=HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=2, dropout=0.0),
+        learning_rate=3e-3,
     )
     batch = next(iter(loader))
     with torch.no_grad():
@@ -166,11 +168,15 @@ def test_optional_listmle_and_ccc_terms_enter_the_total():
 
 def test_module_components_save_and_load_through_from_pretrained(tmp_path):
     torch.manual_seed(0)
-    module = EmbeddingPerformanceModule(input_dim=4, hidden_dim=8, projection_dim=4, num_dimensions=2).eval()
+    module = EmbeddingPerformanceModule(
+        input_dim=4, head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2)
+    ).eval()
     module.save_components(tmp_path)
     assert (tmp_path / "scorer" / "model.safetensors").is_file()
     assert (tmp_path / "scorer" / "README.md").is_file()
-    other = EmbeddingPerformanceModule(input_dim=4, hidden_dim=8, projection_dim=4, num_dimensions=2).eval()
+    other = EmbeddingPerformanceModule(
+        input_dim=4, head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2)
+    ).eval()
     part = {"features": torch.randn(2, 3, 4), "mask": torch.ones(2, 3, dtype=torch.bool)}
     assert not torch.equal(other(part).scores, module(part).scores)
     other.load_components(tmp_path)
@@ -193,7 +199,7 @@ def test_hierarchical_multitask_module_smoke_training_and_uncertainties():
     loader = DataLoader(
         items, batch_size=8, shuffle=True, collate_fn=collate, generator=torch.Generator().manual_seed(0)
     )
-    module = HierarchicalMultiTaskModule(
+    architecture = HierarchicalConfig(
         input_dim=6,
         lstm_hidden_dim=8,
         num_lstm_layers=1,
@@ -203,8 +209,8 @@ def test_hierarchical_multitask_module_smoke_training_and_uncertainties():
         head_hidden_dim=8,
         num_dimensions=3,
         dropout=0.0,
-        learning_rate=1e-2,
     )
+    module = HierarchicalMultiTaskModule(architecture, learning_rate=1e-2)
     full = collate(items)
     with torch.no_grad():
         before = module.loss(full)[1].mean().item()
@@ -219,7 +225,7 @@ def test_hierarchical_multitask_module_smoke_training_and_uncertainties():
 
 def test_hierarchical_module_saves_and_loads_its_model_through_the_hub_mixin(tmp_path):
     torch.manual_seed(0)
-    sizes = dict(
+    sizes = HierarchicalConfig(
         input_dim=4,
         lstm_hidden_dim=4,
         num_lstm_layers=1,
@@ -229,11 +235,11 @@ def test_hierarchical_module_saves_and_loads_its_model_through_the_hub_mixin(tmp
         head_hidden_dim=4,
         num_dimensions=2,
     )
-    module = HierarchicalMultiTaskModule(**sizes).eval()
+    module = HierarchicalMultiTaskModule(sizes).eval()
     module.save_components(tmp_path)
     assert "HierarchicalMultiTaskModel" in (tmp_path / "model" / "README.md").read_text()
     features, mask = torch.randn(2, 5, 4), torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
-    other = HierarchicalMultiTaskModule(**sizes).eval()
+    other = HierarchicalMultiTaskModule(sizes).eval()
     assert not torch.equal(other(features, mask), module(features, mask))
     other.load_components(tmp_path)
     assert torch.equal(other(features, mask), module(features, mask))
@@ -269,7 +275,9 @@ def test_validation_metrics_skip_missing_ratings():
     labels[0, 1] = float("nan")  # a "don't know" rating
     dataset = PerformancePairDataset(perf.features, labels, perf.piece_ids, label_mask=label_mask)
     loader = DataLoader(dataset, batch_size=4, collate_fn=collate_embedding_pairs)
-    module = EmbeddingPerformanceModule(input_dim=4, hidden_dim=8, projection_dim=4, num_dimensions=2)
+    module = EmbeddingPerformanceModule(
+        input_dim=4, head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2)
+    )
     trainer = make_smoke_trainer(max_steps=2)
     trainer.fit(module, loader)
     trainer.validate(module, loader, verbose=False)
@@ -281,7 +289,7 @@ def test_lightning_checkpoint_round_trip_keeps_objective_config(tmp_path):
     torch.manual_seed(0)
     config = ObjectiveConfig(lambda_contrastive=0.0, use_uncertainty_weighting=True)
     module = EmbeddingPerformanceModule(
-        input_dim=8, hidden_dim=8, projection_dim=4, num_dimensions=2, objective=config
+        input_dim=8, head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2), objective=config
     )
     loader = make_synthetic_pair_loader(batch_size=4, feature_dim=8, num_dimensions=2)
     trainer = make_smoke_trainer(max_steps=2)
@@ -294,3 +302,70 @@ def test_lightning_checkpoint_round_trip_keeps_objective_config(tmp_path):
     )
     part = {"features": torch.randn(2, 3, 8), "mask": torch.ones(2, 3, dtype=torch.bool)}
     assert torch.equal(restored(part).scores, module.eval()(part).scores)
+
+
+def test_validation_r2_is_the_mean_of_per_dimension_r2_not_the_pooled_r2():
+    """A predictor that outputs each dimension's mean explains nothing: R² 0 on every dimension. Pooled R²
+    credits it with the spread between the dimension means (≈ 0.86 here); PercePiano reports the mean of
+    the per-dimension R², so that is ``val/r2``, and the pooled value is logged only as ``val/r2_pooled``."""
+    gen = torch.Generator().manual_seed(0)
+    labels = (torch.tensor([0.2, 0.5, 0.8]) + 0.1 * torch.randn(24, 3, generator=gen)).clamp(0.01, 0.99)
+    features = [torch.randn(4, 4, generator=gen) for _ in range(24)]
+    dataset = PerformancePairDataset(features, labels, torch.arange(24) // 4)
+    loader = DataLoader(dataset, batch_size=16, collate_fn=collate_embedding_pairs)
+    module = EmbeddingPerformanceModule(
+        input_dim=4, head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=3)
+    )
+    with torch.no_grad():  # scores = sigmoid(bias) = each dimension's mean label, whatever the input
+        module.scorer.head.regression.weight.zero_()
+        module.scorer.head.regression.bias.copy_(torch.logit(labels.mean(dim=0)))
+    trainer = make_smoke_trainer()
+    trainer.validate(module, loader, verbose=False)
+    logged = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    assert logged["val/r2"] == pytest.approx(0.0, abs=1e-4)
+    assert [logged[f"val/r2_dim_{k}"] for k in range(3)] == pytest.approx([0.0] * 3, abs=1e-4)
+    assert logged["val/r2_pooled"] > 0.8
+
+
+def test_missing_ratings_change_neither_the_losses_nor_their_gradients():
+    """Ranking and regression ignore masked ratings: whatever value sits under the mask (0, 0.97, NaN), the
+    losses and gradients are the same, and equal to the losses computed with those entries left out."""
+    torch.manual_seed(0)
+    objective = PerformanceObjective(ObjectiveConfig(lambda_contrastive=0.0))
+    labels_a, labels_b = torch.rand(4, 3), torch.rand(4, 3)
+    mask_a = torch.ones(4, 3, dtype=torch.bool)
+    mask_b = torch.ones(4, 3, dtype=torch.bool)
+    mask_a[0, 1] = mask_a[2, 0] = mask_b[1, 2] = mask_b[2, 0] = False
+    scores_a, scores_b = torch.rand(4, 3).requires_grad_(), torch.rand(4, 3).requires_grad_()
+    logits = torch.randn(4, 3).requires_grad_()
+    ids = torch.tensor([0, 0, 1, 1])
+
+    def run(fill: float):
+        la, lb = labels_a.masked_fill(~mask_a, fill), labels_b.masked_fill(~mask_b, fill)
+        out_a, out_b = (
+            _out(torch.zeros(4, 2), torch.randn(4, 2), scores_a),
+            _out(torch.zeros(4, 2), torch.randn(4, 2), scores_b),
+        )
+        losses = objective(out_a, out_b, logits, la, lb, ids, ids, label_mask_a=mask_a, label_mask_b=mask_b)
+        grads = torch.autograd.grad(losses["ranking"] + losses["regression"], [logits, scores_a, scores_b])
+        return losses, grads
+
+    (reference, reference_grads), *others = [run(fill) for fill in (0.0, 0.97, float("nan"))]
+    for losses, grads in others:
+        for name in ("ranking", "regression"):
+            assert losses[name].item() == pytest.approx(reference[name].item(), rel=1e-6)
+        for grad, expected in zip(grads, reference_grads, strict=True):
+            torch.testing.assert_close(grad, expected)
+    both = mask_a & mask_b
+    delta = labels_a - labels_b
+    usable = both & (delta.abs() >= 0.05)
+    expected_ranking = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits[usable], (delta[usable] > 0).float()
+    )
+    expected_regression = (
+        torch.cat([(scores_a - labels_a)[mask_a], (scores_b - labels_b)[mask_b]]).pow(2).mean()
+    )
+    assert reference["ranking"].item() == pytest.approx(expected_ranking.item(), rel=1e-6)
+    assert reference["regression"].item() == pytest.approx(expected_regression.item(), rel=1e-6)
+    assert torch.all(reference_grads[0][~usable] == 0)  # no gradient through a pair with a missing rating
+    assert torch.all(reference_grads[1][~mask_a] == 0) and torch.all(reference_grads[2][~mask_b] == 0)

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from piano_eval.objective import PerformancePairDataset
+from piano_eval.heads import HeadConfig
 from piano_eval.symbolic.remi_transformer import (
     IGNORE_INDEX,
     RemiTransformerEncoder,
@@ -14,7 +14,8 @@ from piano_eval.symbolic.remi_transformer import (
     mask_tokens,
     tokenize_midi_files,
 )
-from piano_eval.testing import make_smoke_trainer
+from piano_eval.testing import TrainingProbe, make_smoke_trainer
+from piano_eval.training import PerformancePairDataset
 from torch.utils.data import DataLoader
 
 PAD, BOS, EOS, MASK = 0, 1, 2, 3
@@ -106,9 +107,7 @@ def test_mlm_pretraining_smoke_training_reduces_loss():
         max_seq_len=32,
         stage="pretrain",
         mlm_probability=0.3,
-        hidden_dim=16,
-        projection_dim=8,
-        num_dimensions=2,
+        head=HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=2),
         learning_rate=3e-3,
     )
     fixed = collate_token_parts(seqs[:32], PAD)
@@ -171,10 +170,7 @@ def test_finetune_smoke_training_reduces_pair_loss_and_comparator_is_antisymmetr
         dim_feedforward=64,
         encoder_dropout=0.0,
         max_seq_len=32,
-        hidden_dim=16,
-        projection_dim=8,
-        num_dimensions=2,
-        dropout=0.0,
+        head=HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=2, dropout=0.0),
         learning_rate=3e-3,
     )
     batch = collate([dataset[i] for i in range(len(dataset))])
@@ -208,9 +204,7 @@ def test_encoder_hub_round_trip_and_pretrained_loading_into_module(tmp_path):
         MASK,
         d_model=16,
         pretrained_encoder=str(tmp_path / "s1"),
-        hidden_dim=8,
-        projection_dim=4,
-        num_dimensions=2,
+        head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2),
     )
     module.encoder.eval()
     assert torch.equal(module.encoder(ids), enc(ids))
@@ -236,9 +230,7 @@ def test_module_from_core_tokenizer_encodes_a_real_midi_score():
         num_layers=1,
         dim_feedforward=32,
         max_seq_len=64,
-        hidden_dim=8,
-        projection_dim=4,
-        num_dimensions=19,
+        head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=19),
     ).eval()
     assert module.mask_id == tokenizer.mask_id and module.encoder.vocab_size == tokenizer.vocab_size
     scores = module.predict_scores(collate_token_parts([ids], tokenizer.pad_id))
@@ -253,9 +245,7 @@ def test_module_components_round_trip(tmp_path):
         num_layers=1,
         dim_feedforward=32,
         max_seq_len=16,
-        hidden_dim=8,
-        projection_dim=4,
-        num_dimensions=2,
+        head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2),
     )
     module = RemiTransformerModule(VOCAB, PAD, MASK, SPECIALS, **kwargs).eval()
     module.save_components(tmp_path)
@@ -302,9 +292,7 @@ def test_pretrain_then_finetune_switches_the_training_objective():
         dim_feedforward=32,
         max_seq_len=32,
         stage="pretrain",
-        hidden_dim=8,
-        projection_dim=4,
-        num_dimensions=2,
+        head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2),
     )
     module.eval()  # no dropout: losses are deterministic
     tokens = collate_token_parts([[1, 5, 15, 6, 16, 2], [1, 7, 17, 2]], PAD)
@@ -335,3 +323,55 @@ def test_pretrain_then_finetune_switches_the_training_objective():
     assert module.training_step(pair, 0).item() == pytest.approx(losses["total"].item(), rel=1e-6)
     with pytest.raises(KeyError):
         module.training_step(tokens, 0)  # a token batch is no longer a valid finetuning batch
+
+
+def _tiny_module(**kwargs):
+    sizes = dict(d_model=16, num_heads=2, num_layers=1, dim_feedforward=32, max_seq_len=32)
+    return RemiTransformerModule(
+        VOCAB,
+        PAD,
+        MASK,
+        SPECIALS,
+        head=HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2),
+        **sizes,
+        **kwargs,
+    )
+
+
+def test_a_pretrained_encoder_finetunes_with_dropout_active(tmp_path):
+    """``from_pretrained`` returns eval mode and Lightning's fit keeps each submodule's mode, so a loaded
+    encoder must be put back into train mode with the module, or it fine-tunes with dropout off."""
+    torch.manual_seed(0)
+    RemiTransformerEncoder(
+        VOCAB, PAD, d_model=16, num_heads=2, num_layers=1, dim_feedforward=32, dropout=0.5, max_seq_len=32
+    ).save_pretrained(tmp_path / "s1")
+    module = _tiny_module(pretrained_encoder=str(tmp_path / "s1"))
+    seqs, labels, pieces = _quality_sequences(torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        PerformancePairDataset(seqs, labels, pieces), batch_size=6, collate_fn=make_remi_pair_collate(PAD, 32)
+    )
+
+    def dropout_active(module, batch):
+        ids, mask = batch["a"]["input_ids"], batch["a"]["attention_mask"]
+        with torch.no_grad():
+            differs = not torch.equal(module.encoder(ids, mask), module.encoder(ids, mask))
+        return all(m.training for m in module.encoder.modules()), differs
+
+    probe = TrainingProbe(dropout_active)
+    make_smoke_trainer(max_steps=2, callbacks=[probe]).fit(module, loader)
+    assert probe.records == [(True, True), (True, True)]
+    module.eval()
+    assert not any(m.training for m in module.encoder.modules())
+
+
+def test_switch_to_finetune_survives_a_lightning_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    module = _tiny_module(stage="pretrain")
+    seqs = _pattern_sequences(8, torch.Generator().manual_seed(0))
+    trainer = make_smoke_trainer(max_steps=1)
+    trainer.fit(module, DataLoader(seqs, batch_size=4, collate_fn=lambda s: collate_token_parts(s, PAD)))
+    module.switch_to_finetune()
+    trainer.save_checkpoint(tmp_path / "s1.ckpt")
+    restored = RemiTransformerModule.load_from_checkpoint(tmp_path / "s1.ckpt", weights_only=True)
+    assert restored.stage == "finetune"
+    assert restored.hparams["stage"] == "finetune"

@@ -6,11 +6,12 @@ import lightning as L
 import pytest
 import torch
 from piano_eval.audio import BackboneConfig, LoRASettings, StagedAdaptationModel
-from piano_eval.objective import PerformancePairDataset, collate_embedding_pairs
+from piano_eval.heads import HeadConfig
 from piano_eval.testing import make_synthetic_performances
+from piano_eval.training import PerformancePairDataset, collate_embedding_pairs
 from torch.utils.data import DataLoader, Dataset
 
-HEAD = {"hidden_dim": 32, "projection_dim": 16, "num_dimensions": 3, "dropout": 0.0}
+HEAD = {"head": HeadConfig(hidden_dim=32, projection_dim=16, num_dimensions=3, dropout=0.0)}
 
 
 class AugmentedPairs(Dataset):

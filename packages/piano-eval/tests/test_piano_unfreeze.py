@@ -8,10 +8,11 @@ import torch
 from piano_eval.audio import BackboneConfig, GradualUnfreezingModel, default_unfreeze_schedule
 from piano_eval.audio.synthetic import make_synthetic_audio_pair_loader
 from piano_eval.audio.testing import save_tiny_audio_model
+from piano_eval.heads import HeadConfig
 from piano_eval.testing import make_synthetic_pair_loader
 from torch.utils.data import DataLoader
 
-HEAD = {"hidden_dim": 32, "projection_dim": 16, "num_dimensions": 3, "dropout": 0.0}
+HEAD = {"head": HeadConfig(hidden_dim=32, projection_dim=16, num_dimensions=3, dropout=0.0)}
 
 
 @pytest.fixture(scope="module")

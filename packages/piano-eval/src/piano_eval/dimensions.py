@@ -79,14 +79,33 @@ def dimension_index(name: str, dimensions: Sequence[str] = PERCEPIANO_DIMENSIONS
         raise DimensionError(f"unknown dimension {name!r}; expected one of {list(dimensions)}") from None
 
 
+def dimension_names(num_dimensions: int) -> tuple[str, ...]:
+    """Names for ``num_dimensions`` model outputs: PercePiano's when there are 19, else ``dim_0 …``.
+
+    Used for per-dimension metric names (``val/r2_timing``) by models that only know their output count.
+    """
+    if num_dimensions == NUM_PERCEPIANO_DIMENSIONS:
+        return PERCEPIANO_DIMENSIONS
+    return resolve_dimensions(num_dimensions)
+
+
 def normalize_percepiano_rating(mean_rating: float) -> float:
-    """Map a PercePiano annotator mean (1–7 scale) to the [0, 1] target used by the models (mean / 7)."""
+    """Map a PercePiano annotator mean (1–7 scale) to the [0, 1] target used by the models (mean / 7).
+
+    Means in (7, 7.1] are clipped to 7 as in PercePiano; anything else off the scale raises, naming the value:
+    0 or blank is PercePiano's "don't know", other values below 1 and above 7.1 are data errors.
+    """
     if not math.isfinite(mean_rating):
         raise DimensionError(f"rating must be finite, got {mean_rating!r}")
-    if mean_rating <= 0:
-        raise DimensionError(f"rating {mean_rating} is 0/blank, which PercePiano uses for 'don't know'")
+    scale = f"the {PERCEPIANO_RATING_MIN:g}–{PERCEPIANO_RATING_MAX:g} scale"
+    if mean_rating == 0:
+        raise DimensionError(
+            f"rating {mean_rating} is below {scale}: 0/blank is PercePiano's 'don't know'; drop it or mask it"
+        )
+    if mean_rating < PERCEPIANO_RATING_MIN:
+        raise DimensionError(f"rating {mean_rating} is below {scale} (PercePiano ratings are 1–7)")
     if mean_rating > PERCEPIANO_RATING_CEILING:
         raise DimensionError(
-            f"rating {mean_rating} exceeds {PERCEPIANO_RATING_CEILING}; such rows are dropped"
+            f"rating {mean_rating} is above {scale} (means above {PERCEPIANO_RATING_CEILING} are dropped)"
         )
     return min(mean_rating, PERCEPIANO_RATING_MAX) / PERCEPIANO_RATING_MAX

@@ -19,12 +19,25 @@ import torch
 from torch import nn
 
 from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
-from piano_eval.heads import HeadOutput, check_sequence_mask, masked_mean
+from piano_eval.heads import HeadConfig, HeadOutput, check_sequence_mask, masked_mean
 from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.objective import ObjectiveConfig, PerformanceModule, make_pair_collate, pad_sequences
+from piano_eval.training import ObjectiveConfig, PerformanceModule, make_pair_collate, pad_sequences
 
 FusionType = Literal["cross_attention", "concat", "gated"]
 FUSION_TYPES: tuple[str, ...] = ("cross_attention", "concat", "gated")
+
+
+class Streams(NamedTuple):
+    """Both input streams of a fusion as validated sequences of one batch (masks: True = valid)."""
+
+    audio: torch.Tensor  # [B, T, Da]
+    audio_mask: torch.Tensor  # [B, T]
+    symbolic: torch.Tensor  # [B, L, Ds]
+    symbolic_mask: torch.Tensor  # [B, L]
+
+    def pooled(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masked means ``([B, Da], [B, Ds])`` of both streams."""
+        return masked_mean(self.audio, self.audio_mask), masked_mean(self.symbolic, self.symbolic_mask)
 
 
 class FusionOutput(NamedTuple):
@@ -42,12 +55,39 @@ def as_sequence(x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tenso
     return x, check_sequence_mask(x, mask)
 
 
-def _check_batch(audio: torch.Tensor, symbolic: torch.Tensor) -> None:
-    if audio.shape[0] != symbolic.shape[0]:
-        raise ValueError(f"audio batch {audio.shape[0]} != symbolic batch {symbolic.shape[0]}")
+def paired_sequences(
+    first: torch.Tensor,
+    second: torch.Tensor,
+    first_mask: torch.Tensor | None,
+    second_mask: torch.Tensor | None,
+    names: tuple[str, str] = ("audio", "symbolic"),
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two streams as validated sequences of one batch: ``(first, first_mask, second, second_mask)``."""
+    first, first_mask = as_sequence(first, first_mask)
+    second, second_mask = as_sequence(second, second_mask)
+    if first.shape[0] != second.shape[0]:
+        raise ValueError(f"{names[0]} batch {first.shape[0]} != {names[1]} batch {second.shape[0]}")
+    return first, first_mask, second, second_mask
 
 
-class CrossAttentionFusion(nn.Module):
+class Fusion(nn.Module):
+    """Base of F1–F3: validates both streams (pooled ``[B, D]`` inputs become one-token sequences) and hands
+    them to :meth:`fuse`."""
+
+    def forward(
+        self,
+        audio: torch.Tensor,
+        symbolic: torch.Tensor,
+        audio_mask: torch.Tensor | None = None,
+        symbolic_mask: torch.Tensor | None = None,
+    ) -> FusionOutput:
+        return self.fuse(Streams(*paired_sequences(audio, symbolic, audio_mask, symbolic_mask)))
+
+    def fuse(self, x: Streams) -> FusionOutput:
+        raise NotImplementedError
+
+
+class CrossAttentionFusion(Fusion):
     """F1: bidirectional cross-attention. Audio frames attend to symbolic tokens and vice versa (pre-norm,
     residual, feed-forward); the two updated streams are concatenated along time with modality embeddings."""
 
@@ -82,29 +122,22 @@ class CrossAttentionFusion(nn.Module):
         self.modality = nn.Parameter(torch.zeros(2, fused_dim))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(
-        self,
-        audio: torch.Tensor,
-        symbolic: torch.Tensor,
-        audio_mask: torch.Tensor | None = None,
-        symbolic_mask: torch.Tensor | None = None,
-    ) -> FusionOutput:
-        audio, audio_mask = as_sequence(audio, audio_mask)
-        symbolic, symbolic_mask = as_sequence(symbolic, symbolic_mask)
-        _check_batch(audio, symbolic)
-        a = self.audio_in(audio)
-        s = self.symbolic_in(symbolic)
+    def fuse(self, x: Streams) -> FusionOutput:
+        a = self.audio_in(x.audio)
+        s = self.symbolic_in(x.symbolic)
         a_n, s_n = self.audio_norm(a), self.symbolic_norm(s)
-        a_ctx, _ = self.audio_to_symbolic(a_n, s_n, s_n, key_padding_mask=~symbolic_mask, need_weights=False)
-        s_ctx, _ = self.symbolic_to_audio(s_n, a_n, a_n, key_padding_mask=~audio_mask, need_weights=False)
+        a_ctx, _ = self.audio_to_symbolic(
+            a_n, s_n, s_n, key_padding_mask=~x.symbolic_mask, need_weights=False
+        )
+        s_ctx, _ = self.symbolic_to_audio(s_n, a_n, a_n, key_padding_mask=~x.audio_mask, need_weights=False)
         a = a + self.dropout(a_ctx)
         s = s + self.dropout(s_ctx)
         tokens = torch.cat([a + self.modality[0], s + self.modality[1]], dim=1)
         tokens = tokens + self.dropout(self.feed_forward(tokens))
-        return FusionOutput(tokens, torch.cat([audio_mask, symbolic_mask], dim=1))
+        return FusionOutput(tokens, torch.cat([x.audio_mask, x.symbolic_mask], dim=1))
 
 
-class ConcatFusion(nn.Module):
+class ConcatFusion(Fusion):
     """F2: masked means of both streams, concatenated and projected to a single fused token."""
 
     def __init__(self, audio_dim: int, symbolic_dim: int, fused_dim: int = 256, dropout: float = 0.1) -> None:
@@ -116,25 +149,14 @@ class ConcatFusion(nn.Module):
             nn.Dropout(dropout),
         )
 
-    def forward(
-        self,
-        audio: torch.Tensor,
-        symbolic: torch.Tensor,
-        audio_mask: torch.Tensor | None = None,
-        symbolic_mask: torch.Tensor | None = None,
-    ) -> FusionOutput:
-        audio, audio_mask = as_sequence(audio, audio_mask)
-        symbolic, symbolic_mask = as_sequence(symbolic, symbolic_mask)
-        _check_batch(audio, symbolic)
-        fused = self.project(
-            torch.cat([masked_mean(audio, audio_mask), masked_mean(symbolic, symbolic_mask)], dim=-1)
-        )
+    def fuse(self, x: Streams) -> FusionOutput:
+        fused = self.project(torch.cat(x.pooled(), dim=-1))
         return FusionOutput(
             fused.unsqueeze(1), torch.ones(fused.shape[0], 1, dtype=torch.bool, device=fused.device)
         )
 
 
-class GatedFusion(nn.Module):
+class GatedFusion(Fusion):
     """F3: one sigmoid gate per perceptual dimension decides how much of that dimension's token comes from
     audio (``g``) versus symbolic (``1 − g``). Output: ``K`` dimension tokens ``g_k·a + (1−g_k)·s + e_k``.
 
@@ -161,20 +183,6 @@ class GatedFusion(nn.Module):
         self.dimension_embedding = nn.Parameter(torch.zeros(num_dimensions, fused_dim))
         self.dropout = nn.Dropout(dropout)
 
-    def _pooled(
-        self,
-        audio: torch.Tensor,
-        symbolic: torch.Tensor,
-        audio_mask: torch.Tensor | None,
-        symbolic_mask: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        audio, audio_mask = as_sequence(audio, audio_mask)
-        symbolic, symbolic_mask = as_sequence(symbolic, symbolic_mask)
-        _check_batch(audio, symbolic)
-        return self.audio_in(masked_mean(audio, audio_mask)), self.symbolic_in(
-            masked_mean(symbolic, symbolic_mask)
-        )
-
     def get_gates(
         self,
         audio: torch.Tensor,
@@ -183,17 +191,13 @@ class GatedFusion(nn.Module):
         symbolic_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Audio share per dimension ``[B, K]`` in (0, 1)."""
-        a, s = self._pooled(audio, symbolic, audio_mask, symbolic_mask)
-        return torch.sigmoid(self.gate(torch.cat([a, s], dim=-1)))
+        gates = self(audio, symbolic, audio_mask, symbolic_mask).gates
+        assert gates is not None
+        return gates
 
-    def forward(
-        self,
-        audio: torch.Tensor,
-        symbolic: torch.Tensor,
-        audio_mask: torch.Tensor | None = None,
-        symbolic_mask: torch.Tensor | None = None,
-    ) -> FusionOutput:
-        a, s = self._pooled(audio, symbolic, audio_mask, symbolic_mask)
+    def fuse(self, x: Streams) -> FusionOutput:
+        audio, symbolic = x.pooled()
+        a, s = self.audio_in(audio), self.symbolic_in(symbolic)
         gates = torch.sigmoid(self.gate(torch.cat([a, s], dim=-1)))
         g = gates.unsqueeze(-1)
         tokens = g * a.unsqueeze(1) + (1 - g) * s.unsqueeze(1) + self.dimension_embedding
@@ -275,9 +279,9 @@ class ScoreConditioner(nn.Module):
         performance_mask: torch.Tensor | None = None,
         score_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        performance, performance_mask = as_sequence(performance, performance_mask)
-        score, score_mask = as_sequence(score, score_mask)
-        _check_batch(performance, score)
+        performance, performance_mask, score, score_mask = paired_sequences(
+            performance, score, performance_mask, score_mask, ("performance", "score")
+        )
         p, sc = self.norm(performance), self.norm(score)
         aligned, _ = self.attend(p, sc, sc, key_padding_mask=~score_mask, need_weights=False)
         return performance + self.combine(torch.cat([p, p - aligned], dim=-1)), performance_mask
@@ -379,31 +383,19 @@ class FusedPerformanceModule(PerformanceModule):
         use_score_conditioning: bool = False,
         audio_encoder: nn.Module | None = None,
         symbolic_encoder: nn.Module | None = None,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
+        head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
     ) -> None:
-        super().__init__(
-            fused_dim,
-            hidden_dim,
-            projection_dim,
-            num_dimensions,
-            dropout,
-            learning_rate,
-            weight_decay,
-            objective,
-        )
+        super().__init__(fused_dim, head, learning_rate, weight_decay, objective)
         self.save_hyperparameters(ignore=["audio_encoder", "symbolic_encoder"])
         self.fusion = FusedPerformanceModel(
             audio_dim,
             symbolic_dim,
             fusion_type,
             fused_dim,
-            num_dimensions,
+            self.num_dimensions,
             fusion_heads,
             fusion_dropout,
             use_score_conditioning,

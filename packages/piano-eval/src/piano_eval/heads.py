@@ -7,6 +7,7 @@ cannot change a result; a row without any valid position is an input error, not 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import torch
@@ -14,7 +15,49 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
-from piano_eval.hub import PianoEvalHubMixin
+from piano_eval.hub import DictConfig, PianoEvalHubMixin, coerce_config
+
+
+def _check_sizes(config: object) -> None:
+    """Every ``*_dim``/``num_*`` field of a size config must be >= 1 and ``dropout`` in [0, 1)."""
+    for f in fields(config):  # type: ignore[arg-type]
+        value = getattr(config, f.name)
+        if (f.name.endswith("_dim") or f.name.startswith("num_")) and value < 1:
+            raise ValueError(f"{f.name} must be >= 1, got {value}")
+    dropout = getattr(config, "dropout", 0.0)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
+@dataclass
+class HeadConfig(DictConfig):
+    """Sizes of the shared performance head (the original's A/S/F defaults: hidden 512, projection 256)."""
+
+    hidden_dim: int = 512
+    projection_dim: int = 256
+    num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        _check_sizes(self)
+
+
+@dataclass
+class HierarchicalConfig(DictConfig):
+    """Sizes of the seed-001 hierarchical model: BiLSTM aggregator and per-dimension heads."""
+
+    input_dim: int
+    lstm_hidden_dim: int = 256
+    num_lstm_layers: int = 2
+    num_attention_heads: int = 4
+    aggregated_dim: int = 512
+    shared_dim: int = 256
+    head_hidden_dim: int = 128
+    num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_sizes(self)
 
 
 def check_sequence_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -82,29 +125,21 @@ def _mlp_block(in_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
 class PerformanceHead(nn.Module):
     """Masked attention pooling → 2×(Linear, LayerNorm, GELU, Dropout) → z; projection(z); sigmoid regression."""
 
-    def __init__(
-        self,
-        input_dim: int,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
-    ) -> None:
+    def __init__(self, input_dim: int, config: HeadConfig | None = None) -> None:
         super().__init__()
-        if min(input_dim, hidden_dim, projection_dim, num_dimensions) < 1:
-            raise ValueError(
-                "input_dim, hidden_dim, projection_dim and num_dimensions must be >= 1, got "
-                f"{input_dim}, {hidden_dim}, {projection_dim}, {num_dimensions}"
-            )
+        config = coerce_config(HeadConfig, config) or HeadConfig()
+        if input_dim < 1:
+            raise ValueError(f"input_dim must be >= 1, got {input_dim}")
         self.input_dim = input_dim
+        hidden = config.hidden_dim
         self.pooling = AttentionPooling(input_dim)
         self.encoder = nn.Sequential(
-            _mlp_block(input_dim, hidden_dim, dropout), _mlp_block(hidden_dim, hidden_dim, dropout)
+            _mlp_block(input_dim, hidden, config.dropout), _mlp_block(hidden, hidden, config.dropout)
         )
         self.projection = nn.Sequential(
-            nn.Linear(hidden_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, projection_dim)
+            nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, config.projection_dim)
         )
-        self.regression = nn.Linear(hidden_dim, num_dimensions)
+        self.regression = nn.Linear(hidden, config.num_dimensions)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> HeadOutput:
         if x.dim() == 3 and x.shape[-1] != self.input_dim:
@@ -152,17 +187,11 @@ class PerformanceScorer(nn.Module, PianoEvalHubMixin, tags=["performance-head"])
         "frame embeddings (audio or symbolic)."
     )
 
-    def __init__(
-        self,
-        input_dim: int,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
-    ) -> None:
+    def __init__(self, input_dim: int, head: HeadConfig | None = None) -> None:
         super().__init__()
-        self.head = PerformanceHead(input_dim, hidden_dim, projection_dim, num_dimensions, dropout)
-        self.comparator = PairwiseComparator(hidden_dim, num_dimensions)
+        config = coerce_config(HeadConfig, head) or HeadConfig()
+        self.head = PerformanceHead(input_dim, config)
+        self.comparator = PairwiseComparator(config.hidden_dim, config.num_dimensions)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> HeadOutput:
         return self.head(x, mask)
@@ -296,23 +325,22 @@ class HierarchicalMultiTaskModel(nn.Module, PianoEvalHubMixin, tags=["hierarchic
         "uncertainties, regressing perceptual scores from frame embeddings."
     )
 
-    def __init__(
-        self,
-        input_dim: int,
-        lstm_hidden_dim: int = 256,
-        num_lstm_layers: int = 2,
-        num_attention_heads: int = 4,
-        aggregated_dim: int = 512,
-        shared_dim: int = 256,
-        head_hidden_dim: int = 128,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.1,
-    ) -> None:
+    def __init__(self, config: HierarchicalConfig) -> None:
         super().__init__()
+        c = coerce_config(HierarchicalConfig, config)
+        if c is None:
+            raise ValueError("HierarchicalMultiTaskModel needs a HierarchicalConfig (at least input_dim)")
         self.aggregator = HierarchicalAggregator(
-            input_dim, lstm_hidden_dim, num_lstm_layers, num_attention_heads, aggregated_dim, dropout
+            c.input_dim,
+            c.lstm_hidden_dim,
+            c.num_lstm_layers,
+            c.num_attention_heads,
+            c.aggregated_dim,
+            c.dropout,
         )
-        self.head = MultiTaskHead(aggregated_dim, num_dimensions, shared_dim, head_hidden_dim, dropout)
+        self.head = MultiTaskHead(
+            c.aggregated_dim, c.num_dimensions, c.shared_dim, c.head_hidden_dim, c.dropout
+        )
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None

@@ -8,13 +8,15 @@ Lengths vary so that padding and masks are exercised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from piano_eval.objective import PerformancePairDataset, collate_embedding_pairs
+from piano_eval.training import PerformancePairDataset, collate_embedding_pairs
 
 
 @dataclass
@@ -83,10 +85,11 @@ def make_synthetic_pair_loader(
     )
 
 
-def make_smoke_trainer(max_steps: int = 20) -> L.Trainer:
+def make_smoke_trainer(max_steps: int = 20, callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
     """A quiet CPU ``Trainer`` for smoke-training tests (no logger, checkpoints or progress bars)."""
     return L.Trainer(
         max_steps=max_steps,
+        callbacks=list(callbacks),
         accelerator="cpu",
         devices=1,
         logger=False,
@@ -95,3 +98,20 @@ def make_smoke_trainer(max_steps: int = 20) -> L.Trainer:
         enable_model_summary=False,
         num_sanity_val_steps=0,
     )
+
+
+@dataclass(eq=False)
+class TrainingProbe(L.Callback):
+    """Calls ``probe(module, batch)`` at the start of every training batch and keeps what it returns.
+
+    For checks that only hold inside a running ``fit`` (e.g. which submodules are in train mode: Lightning
+    keeps each submodule's mode as it finds it).
+    """
+
+    probe: Callable[[L.LightningModule, Any], Any]
+    records: list[Any] = field(default_factory=list)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        self.records.append(self.probe(pl_module, batch))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from piano_eval.audio.chunking import check_waveform_batch, frames_from_samples
+from piano_eval.hub import DictConfig
 
 MUQ_DEFAULT_MODEL_ID = "OpenMuQ/MuQ-large-msd-iter"
 MERT_MODEL_IDS = {
@@ -97,6 +98,48 @@ def find_layer_list(model: nn.Module, num_layers: int) -> str:
     return min(candidates, key=len)
 
 
+def disable_layerdrop(model: nn.Module) -> int:
+    """Switch LayerDrop off everywhere in ``model``; return how many settings were changed.
+
+    wav2vec2/HuBERT/WavLM/Wav2Vec2-Conformer configs default to ``layerdrop=0.1``: in train mode each layer
+    is skipped with that probability. transformers >= 5 records ``hidden_states`` with hooks on the layers,
+    so a skipped layer records nothing — later indices shift onto the next layer, or run out — and older
+    code repeats the previous state under the skipped layer's index. Layer selection, LoRA on chosen layers
+    and gradual unfreezing all address layers by index, so every layer must run on every forward.
+    Covers ``PretrainedConfig`` objects, plain-dict configs (MuQ) and modules keeping their own copy.
+    """
+    from transformers import PretrainedConfig
+
+    changed = 0
+    seen: set[int] = set()
+    for module in model.modules():
+        config = getattr(module, "config", None)
+        if config is not None and id(config) not in seen:
+            seen.add(id(config))
+            if isinstance(config, PretrainedConfig) and float(getattr(config, "layerdrop", 0.0) or 0.0) > 0:
+                config.layerdrop = 0.0
+                changed += 1
+            elif isinstance(config, dict) and float(config.get("layerdrop", 0.0) or 0.0) > 0:
+                config["layerdrop"] = 0.0
+                if getattr(config, "layerdrop", 0.0) != 0.0:  # attribute-style dicts (EasyDict)
+                    object.__setattr__(config, "layerdrop", 0.0)
+                changed += 1
+        own = getattr(module, "layerdrop", None)
+        if isinstance(own, float | int) and not isinstance(own, bool) and own > 0:
+            module.layerdrop = 0.0
+            changed += 1
+    return changed
+
+
+def check_hidden_states(hidden_states: tuple[torch.Tensor, ...], num_layers: int, name: str) -> None:
+    """Raise unless the model returned one state per layer plus the embeddings (``num_layers + 1``)."""
+    if len(hidden_states) != num_layers + 1:
+        raise BackboneError(
+            f"backbone {name!r} returned {len(hidden_states)} hidden states for {num_layers} layers "
+            f"(expected {num_layers + 1}); a layer was skipped (LayerDrop?) or the model's output changed"
+        )
+
+
 def normalize_waveforms(waveform: torch.Tensor, mask: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     """Zero-mean unit-variance per item over valid samples, like ``Wav2Vec2FeatureExtractor(do_normalize)``."""
     weights = mask.to(waveform.dtype)
@@ -122,6 +165,7 @@ class HFBackbone(Backbone):
         # from_pretrained returns eval mode; like any fresh nn.Module, start in train mode and let the
         # caller (Lightning, AudioEncoder.embed_audio, model.eval()) decide.
         self.model = model.train()
+        disable_layerdrop(model)
         config = model.config
         self.sample_rate = int(sample_rate)
         self.num_layers = int(config.num_hidden_layers)
@@ -147,6 +191,7 @@ class HFBackbone(Backbone):
             kwargs["attention_mask"] = attention_mask.long()
         out = self.model(inputs.to(dtype), **kwargs)
         hidden_states = tuple(out.hidden_states)
+        check_hidden_states(hidden_states, self.num_layers, self.name)
         return BackboneOutput(hidden_states, self._frame_mask(attention_mask, hidden_states[-1].shape[1]))
 
 
@@ -158,6 +203,7 @@ class MuQBackbone(Backbone):
     def __init__(self, muq_model: nn.Module, *, name: str = "muq") -> None:
         super().__init__(name)
         self.muq = muq_model.train()
+        disable_layerdrop(muq_model)
         config = muq_model.config
         self.sample_rate = 24_000
         self.num_layers = int(getattr(config, "encoder_depth", 12))
@@ -170,6 +216,7 @@ class MuQBackbone(Backbone):
         mask = None if bool(attention_mask.all()) else attention_mask
         out = self.muq(waveform.to(dtype), attention_mask=mask, output_hidden_states=True)
         hidden_states = tuple(out.hidden_states)
+        check_hidden_states(hidden_states, self.num_layers, self.name)
         frames = hidden_states[-1].shape[1]
         return BackboneOutput(
             hidden_states, frames_from_samples(attention_mask.sum(-1), attention_mask.shape[-1], frames)
@@ -180,7 +227,7 @@ class MuQBackbone(Backbone):
 
 
 @dataclass
-class BackboneConfig:
+class BackboneConfig(DictConfig):
     """Everything needed to rebuild a backbone: a registry name or an HF model id / local directory.
 
     ``model_id`` overrides the registry's default checkpoint; ``sample_rate`` overrides the rate read
@@ -201,13 +248,6 @@ class BackboneConfig:
         """Stable text identifying the weights, used in cache keys."""
         base = self.model_id or self.name
         return base + (f"@{self.revision}" if self.revision else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BackboneConfig:
-        return cls(**data)
 
 
 BackboneBuilder = Callable[[BackboneConfig], Backbone]
@@ -412,5 +452,6 @@ def build_logmel_backbone(config: BackboneConfig) -> Backbone:
     if config.sample_rate is not None:
         options["sample_rate"] = config.sample_rate
     if config.model_id is not None:
-        return LogMelBackbone.from_pretrained(config.model_id, revision=config.revision, **options)
+        # from_pretrained returns eval mode; start in train mode like the other backbones (see HFBackbone).
+        return LogMelBackbone.from_pretrained(config.model_id, revision=config.revision, **options).train()
     return LogMelBackbone(**options)

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from piano_eval.audio.encoder import AudioEncoder
-from piano_eval.objective import PerformancePairDataset
+from piano_eval.training import PerformancePairDataset, pad_sequences
 
 CACHE_FORMAT_VERSION = 1
 
@@ -225,7 +225,7 @@ class CachedPairDataset(PerformancePairDataset):
 
     ``keys[i]`` is performance ``i``'s content hash; ``augmented_keys[i]`` (optional) the hash of an
     augmented rendition of the same performance, returned as ``"a_aug"``/``"b_aug"`` for the invariance
-    loss and A2's self-supervised stage. Collate with ``piano_eval.objective.collate_embedding_pairs``.
+    loss and A2's self-supervised stage. Collate with ``piano_eval.training.collate_embedding_pairs``.
     """
 
     def __init__(
@@ -266,19 +266,7 @@ class CachedPairDataset(PerformancePairDataset):
         return item
 
 
-def pad_embeddings(sequences: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad ``[T_i, D]`` tensors into ``[B, T_max, D]`` with a ``[B, T_max]`` True-valid mask."""
-    if not sequences:
-        raise ValueError("pad_embeddings needs at least one sequence")
-    longest = max(s.shape[0] for s in sequences)
-    batch = sequences[0].new_zeros(len(sequences), longest, sequences[0].shape[1])
-    mask = torch.zeros(len(sequences), longest, dtype=torch.bool)
-    for row, seq in enumerate(sequences):
-        batch[row, : seq.shape[0]] = seq
-        mask[row, : seq.shape[0]] = True
-    return batch, mask
-
-
 def collate_cached_embeddings(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    embeddings, mask = pad_embeddings([item["embeddings"] for item in items])
+    """Pad :class:`CachedEmbeddingDataset` items into ``{"embeddings", "mask", "keys"}``."""
+    embeddings, mask = pad_sequences([item["embeddings"] for item in items])
     return {"embeddings": embeddings, "mask": mask, "keys": [item["key"] for item in items]}

@@ -4,6 +4,12 @@ It exposes the same :class:`~piano_eval.audio.backbones.Backbone` interface as M
 states per layer, frame mask, a ``layers`` list whose attention blocks have ``q_proj``/``v_proj``), so
 LoRA, staged adaptation and gradual unfreezing run on it unchanged.
 
+Level is kept: the mel channels are layer-normed per frame (spectral shape, independent of gain) and a
+separate channel carries the frame's level — its mean square in dBFS mapped with a fixed offset and scale
+(``level_reference_db``, ``level_scale_db``; set them from a dataset's statistics if you like), never
+normalised per frame or per clip. Without it the front end cannot hear loudness, so dynamics ratings stay
+at chance.
+
 Padding invariance by construction: the STFT is uncentred over a waveform right-padded with ``n_fft``
 zeros, padded samples are zeroed by :class:`Backbone`, masked frames are zeroed before every
 convolution and excluded as attention keys, so a clip gives the same valid frames alone or padded.
@@ -88,10 +94,16 @@ class LogMelBackbone(Backbone, PyTorchModelHubMixin, library_name="piano-eval", 
         num_layers: int = 4,
         num_heads: int = 4,
         dropout: float = 0.1,
+        level_reference_db: float = -30.0,
+        level_scale_db: float = 20.0,
     ) -> None:
         super().__init__("logmel")
         if hop_length < 1 or n_fft < hop_length:
             raise ValueError(f"need 1 <= hop_length <= n_fft, got hop {hop_length}, n_fft {n_fft}")
+        if level_scale_db <= 0:
+            raise ValueError(f"level_scale_db must be positive, got {level_scale_db}")
+        self.level_reference_db = level_reference_db
+        self.level_scale_db = level_scale_db
         self.sample_rate = sample_rate
         self.num_layers = num_layers
         self.hidden_size = hidden_size
@@ -111,25 +123,44 @@ class LogMelBackbone(Backbone, PyTorchModelHubMixin, library_name="piano-eval", 
         self.register_buffer("mel_filters", torch.as_tensor(filters, dtype=torch.float32), persistent=False)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.mel_norm = nn.LayerNorm(n_mels)
-        self.conv1 = nn.Conv1d(n_mels, hidden_size, kernel_size=3, padding=1)
+        self.conv1 = nn.Conv1d(n_mels + 1, hidden_size, kernel_size=3, padding=1)  # + the level channel
         self.conv2 = nn.Conv1d(hidden_size, hidden_size, kernel_size=3, padding=1)
         self.layers = nn.ModuleList(
             SelfAttentionBlock(hidden_size, num_heads, dropout) for _ in range(num_layers)
         )
 
-    def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``[B, N]`` -> ``[B, frames, n_mels]`` with ``frames = ceil(N / hop)``."""
+    def power_spectrum(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` -> one-sided STFT power ``[B, n_fft // 2 + 1, frames]``, ``frames = ceil(N / hop)``."""
         frames = math.ceil(waveform.shape[-1] / self.hop_length)
         padded = F.pad(waveform.float(), (0, self.n_fft))
         spec = torch.stft(
             padded, self.n_fft, self.hop_length, window=self.window, center=False, return_complex=True
         )
-        power = spec.abs().pow(2)[..., :frames]  # [B, freq, frames]
-        mel = torch.einsum("bft,fm->btm", power, self.mel_filters)
-        return torch.log(mel + 1e-6)
+        return spec.abs().pow(2)[..., :frames]
+
+    def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` -> ``[B, frames, n_mels]`` natural-log mel power."""
+        return self._log_mel(self.power_spectrum(waveform))
+
+    def _log_mel(self, power: torch.Tensor) -> torch.Tensor:
+        return torch.log(torch.einsum("bft,fm->btm", power, self.mel_filters) + 1e-6)
+
+    def level_db(self, power: torch.Tensor) -> torch.Tensor:
+        """Each frame's windowed mean square in dBFS ``[B, frames]`` (a full-scale sine is about -3 dB).
+
+        Parseval for the one-sided spectrum: ``Σ_k |X_k|² ≈ (n_fft / 2) · Σ_n (w_n x_n)²``.
+        """
+        mean_square = 2.0 * power.sum(dim=1) / (self.n_fft * self.window.pow(2).sum())
+        return 10.0 * torch.log10(mean_square + 1e-10)
+
+    def front_end(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``[B, frames, n_mels + 1]``: per-frame layer-normed log-mel, then the fixed-scale level channel."""
+        power = self.power_spectrum(waveform)
+        level = (self.level_db(power) - self.level_reference_db) / self.level_scale_db
+        return torch.cat([self.mel_norm(self._log_mel(power)), level.unsqueeze(-1)], dim=-1)
 
     def encode(self, waveform: torch.Tensor, attention_mask: torch.Tensor) -> BackboneOutput:
-        features = self.mel_norm(self.log_mel(waveform))
+        features = self.front_end(waveform)
         frames = features.shape[1]
         counts = torch.ceil(attention_mask.sum(-1).float() / self.hop_length).long()
         mask = torch.arange(frames, device=waveform.device).unsqueeze(0) < counts.unsqueeze(1)

@@ -9,25 +9,19 @@ model), freezes the backbone and injects peft LoRA adapters into exactly those m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
+import torch
 from peft import LoraConfig, inject_adapter_in_model
 from torch import nn
 
 from piano_eval.audio.backbones import Backbone, BackboneConfig
 from piano_eval.audio.chunking import ChunkingConfig
 from piano_eval.audio.layers import LayerSelection
-from piano_eval.audio.models import (
-    AUDIO_CODERS,
-    AudioPerformanceModule,
-    check_layer_indices,
-    coerce_config,
-    top_layers,
-)
-from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
-from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.objective import ObjectiveConfig
+from piano_eval.audio.models import AUDIO_CODERS, AudioPerformanceModule, check_layer_indices, top_layers
+from piano_eval.heads import HeadConfig
+from piano_eval.hub import DictConfig, PianoEvalHubMixin, coerce_config
+from piano_eval.training import ObjectiveConfig
 
 # Projection names used by the backbone families we support, per logical projection.
 PROJECTION_ALIASES: dict[str, tuple[str, ...]] = {
@@ -43,7 +37,7 @@ class LoRATargetError(ValueError):
 
 
 @dataclass
-class LoRASettings:
+class LoRASettings(DictConfig):
     """LoRA hyper-parameters (original: rank 16, alpha 32 on q/v of layers 9-12)."""
 
     rank: int = 16
@@ -60,12 +54,8 @@ class LoRASettings:
         if not self.targets:
             raise ValueError("LoRA needs at least one target projection")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LoRASettings:
-        return cls(**data)
+torch.serialization.add_safe_globals([LoRASettings])  # Lightning checkpoints store it in the hparams
 
 
 def find_lora_targets(backbone: Backbone, layers: Sequence[int], targets: Sequence[str]) -> list[str]:
@@ -145,27 +135,12 @@ class LoRAMultitaskModel(
         chunking: ChunkingConfig | None = None,
         lora: LoRASettings | None = None,
         input_dim: int | None = None,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
+        head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
     ) -> None:
-        super().__init__(
-            backbone,
-            layers,
-            chunking,
-            input_dim,
-            hidden_dim,
-            projection_dim,
-            num_dimensions,
-            dropout,
-            learning_rate,
-            weight_decay,
-            objective,
-        )
+        super().__init__(backbone, layers, chunking, input_dim, head, learning_rate, weight_decay, objective)
         self.save_hyperparameters()
         self.lora_settings = coerce_config(LoRASettings, lora) or LoRASettings()
         self.lora_targets: list[str] = []

@@ -9,7 +9,7 @@ embeddings (parts are ``{"features": [B, T, D], "mask": [B, T]}``, as produced b
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
@@ -17,27 +17,20 @@ from piano_eval.audio.backbones import BackboneConfig
 from piano_eval.audio.chunking import ChunkingConfig
 from piano_eval.audio.encoder import AudioEncoder, SampleRateMismatchError, Waveforms
 from piano_eval.audio.layers import LayerSelection
-from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
-from piano_eval.objective import ObjectiveConfig, PerformanceModule
-
-T = TypeVar("T")
+from piano_eval.heads import HeadConfig
+from piano_eval.hub import coerce_config
+from piano_eval.training import ObjectiveConfig, PerformanceModule, feature_part
 
 # How the Hub mixin writes/reads the dataclass arguments of the models' __init__ in config.json.
 AUDIO_CODERS: dict[type, tuple[Any, Any]] = {
     BackboneConfig: (BackboneConfig.to_dict, BackboneConfig.from_dict),
     LayerSelection: (LayerSelection.to_dict, LayerSelection.from_dict),
     ChunkingConfig: (ChunkingConfig.to_dict, ChunkingConfig.from_dict),
+    HeadConfig: (HeadConfig.to_dict, HeadConfig.from_dict),
     ObjectiveConfig: (ObjectiveConfig.to_dict, ObjectiveConfig.from_dict),
 }
-
-
-def coerce_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T | None:
-    """Accept a config dataclass or its ``to_dict`` form (config.json from the Hub, LightningCLI YAML)."""
-    if value is None or isinstance(value, cls):
-        return value
-    if isinstance(value, Mapping):
-        return cls.from_dict(dict(value))  # type: ignore[attr-defined]
-    raise TypeError(f"expected {cls.__name__} or a dict, got {type(value).__name__}")
+# Lightning checkpoints (torch.load(weights_only=True)) rebuild these from the saved hyper-parameters.
+torch.serialization.add_safe_globals([BackboneConfig, LayerSelection, ChunkingConfig])
 
 
 def default_layers(num_layers: int) -> LayerSelection:
@@ -86,10 +79,7 @@ class AudioPerformanceModule(PerformanceModule):
         layers: LayerSelection | None = None,
         chunking: ChunkingConfig | None = None,
         input_dim: int | None = None,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
+        head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
@@ -97,7 +87,6 @@ class AudioPerformanceModule(PerformanceModule):
         backbone = coerce_config(BackboneConfig, backbone)
         layers = coerce_config(LayerSelection, layers)
         chunking = coerce_config(ChunkingConfig, chunking)
-        objective = coerce_config(ObjectiveConfig, objective)
         encoder: AudioEncoder | None = None
         if backbone is not None:
             built = backbone.build()
@@ -110,16 +99,7 @@ class AudioPerformanceModule(PerformanceModule):
             input_dim = encoder.output_dim
         elif input_dim is None:
             raise ValueError("backbone-free (cached-embedding) mode needs input_dim, the embedding width")
-        super().__init__(
-            input_dim,
-            hidden_dim,
-            projection_dim,
-            num_dimensions,
-            dropout,
-            learning_rate,
-            weight_decay,
-            objective,
-        )
+        super().__init__(input_dim, head, learning_rate, weight_decay, objective)
         self.feature_dim = input_dim
         self.encoder = encoder
 
@@ -129,13 +109,7 @@ class AudioPerformanceModule(PerformanceModule):
 
     def encode(self, part: Any) -> tuple[torch.Tensor, torch.Tensor]:
         if self.encoder is None:
-            if not isinstance(part, Mapping) or "features" not in part:
-                raise TypeError("backbone-free model expects parts {'features': [B,T,D], 'mask': [B,T]}")
-            features = part["features"]
-            mask = part.get("mask")
-            if mask is None:
-                mask = torch.ones(features.shape[:2], dtype=torch.bool, device=features.device)
-            return features, mask.bool()
+            return feature_part(part, f"backbone-free {type(self).__name__}")
         if isinstance(part, Waveforms):
             return self.encoder(part)
         if not isinstance(part, Mapping) or "waveform" not in part or "sample_rate" not in part:

@@ -22,9 +22,9 @@ from piano_eval.audio.backbones import BackboneConfig
 from piano_eval.audio.chunking import ChunkingConfig
 from piano_eval.audio.layers import LayerSelection
 from piano_eval.audio.lora import LoRAMultitaskModel, LoRASettings
-from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
+from piano_eval.heads import HeadConfig
 from piano_eval.losses import invariance_loss, piece_infonce_loss
-from piano_eval.objective import ObjectiveConfig
+from piano_eval.training import ObjectiveConfig
 
 Stage = Literal["self_supervised", "supervised"]
 STAGES: tuple[str, ...] = ("self_supervised", "supervised")
@@ -44,10 +44,7 @@ class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptatio
         chunking: ChunkingConfig | None = None,
         lora: LoRASettings | None = None,
         input_dim: int | None = None,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
+        head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
@@ -58,18 +55,7 @@ class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptatio
         supervised_start_epoch: int | None = None,
     ) -> None:
         super().__init__(
-            backbone,
-            layers,
-            chunking,
-            lora,
-            input_dim,
-            hidden_dim,
-            projection_dim,
-            num_dimensions,
-            dropout,
-            learning_rate,
-            weight_decay,
-            objective,
+            backbone, layers, chunking, lora, input_dim, head, learning_rate, weight_decay, objective
         )
         self.save_hyperparameters()
         if stage not in STAGES:
@@ -95,10 +81,7 @@ class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptatio
         if self.stage == "supervised":
             return
         self.stage = "supervised"
-        hub_config = getattr(self, "_hub_mixin_config", None)
-        if isinstance(hub_config, dict):  # save_pretrained then records the stage the weights are in
-            hub_config["stage"] = "supervised"
-        self.hparams["stage"] = "supervised"
+        self.record_init_arg("stage", "supervised")  # checkpoints and save_pretrained keep the stage
         trainer = self._trainer
         if trainer is not None and trainer.training:
             trainer.strategy.setup_optimizers(trainer)
@@ -156,15 +139,12 @@ class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptatio
         if self.stage == "supervised":
             return super().training_step(batch, batch_idx)
         losses = self.self_supervised_losses(batch)
-        batch_size = len(self.self_supervised_views(batch)[0][2])
-        for name, value in losses.items():
-            self.log(f"train_ssl/{name}", value, batch_size=batch_size, prog_bar=name == "total")
+        self.log_losses("train_ssl", losses, len(self.self_supervised_views(batch)[0][2]))
         return losses["total"]
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         if self.stage == "supervised" or "labels_a" in batch:
             return super().validation_step(batch, batch_idx)
         losses = self.self_supervised_losses(batch)
-        for name, value in losses.items():
-            self.log(f"val_ssl/{name}", value)
+        self.log_losses("val_ssl", losses, len(self.self_supervised_views(batch)[0][2]))
         return losses["total"]

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from piano_eval.audio.models import collate_waveform_parts
-from piano_eval.objective import PerformancePairDataset, make_pair_collate
+from piano_eval.training import PerformancePairDataset, make_pair_collate
 
 
 @dataclass

@@ -23,7 +23,11 @@ def save_tiny_audio_model(
     sample_rate: int | None = 24_000,
     seed: int = 0,
 ) -> Path:
-    """Write ``config.json``/``model.safetensors`` (+ ``preprocessor_config.json`` when ``sample_rate``)."""
+    """Write ``config.json``/``model.safetensors`` (+ ``preprocessor_config.json`` when ``sample_rate``).
+
+    Dropout and SpecAugment masking are off so train-mode outputs are deterministic; LayerDrop keeps the
+    family's default, like the real checkpoints.
+    """
     from transformers import (
         HubertConfig,
         HubertModel,
@@ -49,7 +53,7 @@ def save_tiny_audio_model(
         "attention_dropout": 0.0,
         "activation_dropout": 0.0,
         "feat_proj_dropout": 0.0,
-        "layerdrop": 0.0,
+        # LayerDrop stays at the family default (0.1), as in real checkpoints: HFBackbone must cope with it.
         "mask_time_prob": 0.0,
     }
     torch.manual_seed(seed)

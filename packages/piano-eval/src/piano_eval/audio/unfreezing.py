@@ -24,9 +24,9 @@ from piano_eval.audio.layers import LayerSelection
 from piano_eval.audio.logmel import SelfAttentionBlock
 from piano_eval.audio.lora import freeze
 from piano_eval.audio.models import AUDIO_CODERS, AudioPerformanceModule, check_layer_indices
-from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
+from piano_eval.heads import HeadConfig
 from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.objective import ObjectiveConfig
+from piano_eval.training import ObjectiveConfig
 
 
 def default_unfreeze_schedule(num_layers: int, every: int = 10, count: int = 4) -> dict[int, list[int]]:
@@ -61,10 +61,7 @@ class GradualUnfreezingModel(
         layers: LayerSelection | None = None,
         chunking: ChunkingConfig | None = None,
         input_dim: int | None = None,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
+        head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
@@ -73,19 +70,7 @@ class GradualUnfreezingModel(
         adapter_layers: int = 2,
         adapter_heads: int = 4,
     ) -> None:
-        super().__init__(
-            backbone,
-            layers,
-            chunking,
-            input_dim,
-            hidden_dim,
-            projection_dim,
-            num_dimensions,
-            dropout,
-            learning_rate,
-            weight_decay,
-            objective,
-        )
+        super().__init__(backbone, layers, chunking, input_dim, head, learning_rate, weight_decay, objective)
         self.save_hyperparameters()
         if not 0.0 < lr_decay <= 1.0:
             raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
@@ -96,7 +81,8 @@ class GradualUnfreezingModel(
                 raise ValueError("backbone-free A3 needs adapter_layers >= 1 (the layers it unfreezes)")
             heads = adapter_heads if self.feature_dim % adapter_heads == 0 else 1
             self.adapter = nn.ModuleList(
-                SelfAttentionBlock(self.feature_dim, heads, dropout) for _ in range(adapter_layers)
+                SelfAttentionBlock(self.feature_dim, heads, self.head_config.dropout)
+                for _ in range(adapter_layers)
             )
         else:
             freeze(self.encoder.backbone)

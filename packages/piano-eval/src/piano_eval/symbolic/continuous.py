@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,11 +22,15 @@ import torch.nn.functional as F
 from shared_audio_core.tokenize import CONTINUOUS_FEATURE_NAMES, extract_continuous_features
 from torch import nn
 
-from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
+from piano_eval.heads import HeadConfig
 from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.objective import ObjectiveConfig, PerformanceModule, collate_feature_parts
-
-Stage = Literal["pretrain", "finetune"]
+from piano_eval.training import (
+    ObjectiveConfig,
+    PretrainableModule,
+    Stage,
+    collate_feature_parts,
+    feature_part,
+)
 
 
 def features_from_midi(midi: str | Path | Any, frame_rate: float = 50.0) -> torch.Tensor:
@@ -166,10 +170,13 @@ class ContinuousEncoder(nn.Module):
 
 
 class ContinuousPerformanceModel(
-    PerformanceModule,
+    PretrainableModule,
     PianoEvalHubMixin,
     tags=["symbolic", "continuous-features", "s3"],
-    coders={ObjectiveConfig: (ObjectiveConfig.to_dict, ObjectiveConfig.from_dict)},
+    coders={
+        HeadConfig: (HeadConfig.to_dict, HeadConfig.from_dict),
+        ObjectiveConfig: (ObjectiveConfig.to_dict, ObjectiveConfig.from_dict),
+    },
 ):
     """S3: :class:`ContinuousEncoder` + shared head; ``stage="pretrain"`` trains the wav2vec-style objective.
 
@@ -198,30 +205,15 @@ class ContinuousPerformanceModel(
         diversity_weight: float = 0.1,
         gumbel_temperature: tuple[float, float, float] = (2.0, 0.5, 0.999),
         stage: Stage = "finetune",
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
+        head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
     ) -> None:
-        super().__init__(
-            encoder_dim,
-            hidden_dim,
-            projection_dim,
-            num_dimensions,
-            dropout,
-            learning_rate,
-            weight_decay,
-            objective,
-        )
+        super().__init__(encoder_dim, stage, head, learning_rate, weight_decay, objective)
         self.save_hyperparameters()
-        if stage not in ("pretrain", "finetune"):
-            raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
         if not 0.0 < mask_prob < 1.0:
             raise ValueError(f"mask_prob must be in (0, 1), got {mask_prob}")
-        self.stage: str = stage
         self.encoder = ContinuousEncoder(
             input_channels,
             encoder_dim,
@@ -238,23 +230,10 @@ class ContinuousPerformanceModel(
         self.diversity_weight = diversity_weight
         self.gumbel_start, self.gumbel_end, self.gumbel_decay = (float(t) for t in gumbel_temperature)
 
-    def set_stage(self, stage: Stage) -> None:
-        """Switch between ``"pretrain"`` and ``"finetune"`` (recorded in the Hub config and hparams)."""
-        if stage not in ("pretrain", "finetune"):
-            raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
-        self.stage = stage
-        self.hparams["stage"] = stage
-        hub_config = getattr(self, "_hub_mixin_config", None)
-        if isinstance(hub_config, dict):
-            hub_config["stage"] = stage
-
     def encode(self, part: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        features = part["features"]
-        mask = part.get("mask")
-        if mask is None:
-            mask = torch.ones(features.shape[:2], dtype=torch.bool, device=features.device)
-        context, _ = self.encoder(features, mask.bool())
-        return context, mask.bool()
+        features, mask = feature_part(part, type(self).__name__)
+        context, _ = self.encoder(features, mask)
+        return context, mask
 
     def gumbel_temperature(self) -> float:
         step = self.global_step if self._trainer is not None else 0
@@ -298,23 +277,11 @@ class ContinuousPerformanceModel(
             "accuracy": accuracy.float().mean(),
         }
 
-    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
-        if self.stage == "finetune":
-            return super().training_step(batch, batch_idx)
-        losses = self.contrastive_losses(batch["features"], batch["mask"], batch.get("masked_positions"))
-        for name, value in losses.items():
-            self.log(
-                f"pretrain/{name}", value, batch_size=batch["features"].shape[0], prog_bar=name == "total"
-            )
-        return losses["total"]
+    def pretrain_losses(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        return self.contrastive_losses(batch["features"], batch["mask"], batch.get("masked_positions"))
 
-    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
-        if self.stage == "finetune":
-            return super().validation_step(batch, batch_idx)
-        losses = self.contrastive_losses(batch["features"], batch["mask"], batch.get("masked_positions"))
-        for name, value in losses.items():
-            self.log(f"val_pretrain/{name}", value, batch_size=batch["features"].shape[0])
-        return losses["total"]
+    def pretrain_batch_size(self, batch: Mapping[str, Any]) -> int:
+        return int(batch["features"].shape[0])
 
 
 def collate_continuous_features(sequences: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -9,7 +9,7 @@ feature, the heterogeneous one gives every relation its own ``GATConv`` inside a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,10 +18,16 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GATConv, HeteroConv
 from torch_geometric.utils import batched_negative_sampling, to_dense_batch
 
-from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
+from piano_eval.heads import HeadConfig
 from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.objective import ObjectiveConfig, PerformanceModule, make_pair_collate
 from piano_eval.symbolic.graph import EDGE_TYPES, NODE_FEATURES, NOTE, collate_graph_parts
+from piano_eval.training import (
+    ObjectiveConfig,
+    PretrainableModule,
+    Stage,
+    load_pretrained_part,
+    make_pair_collate,
+)
 
 # Relation ids: the 4 edge types, then reverses of the directed ones ("onset" is already symmetric).
 DIRECTED_EDGE_TYPES: tuple[str, ...] = ("during", "follow", "silence")
@@ -70,7 +76,55 @@ class _LinkDecoder(nn.Module):
         ] ** 0.5
 
 
-class ScoreGraphEncoder(nn.Module, PianoEvalHubMixin, tags=["symbolic", "score-graph", "gnn"]):
+class GraphEncoderStem(nn.Module):
+    """What both S2 encoders share: node input projection, ``num_layers`` residual message-passing layers
+    with LayerNorm, reverse relations for the directed edge types, and the link-prediction decoder.
+
+    Subclasses build ``self.convs`` and implement :meth:`edge_context` (edges → what every layer reads)
+    and :meth:`message` (one layer's update of the node states).
+    """
+
+    def __init__(
+        self, node_features: int, hidden_dim: int, num_layers: int, num_heads: int, dropout: float
+    ) -> None:
+        super().__init__()
+        if hidden_dim % num_heads:
+            raise ValueError(f"hidden_dim {hidden_dim} must be divisible by num_heads {num_heads}")
+        self.node_features = node_features
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.input = nn.Sequential(nn.Linear(node_features, hidden_dim), nn.LayerNorm(hidden_dim), nn.GELU())
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden_dim) for _ in range(num_layers))
+        self.dropout = nn.Dropout(dropout)
+        self.link_decoder = _LinkDecoder(hidden_dim, len(EDGE_TYPES))
+
+    def attention_conv(self, **options: Any) -> GATConv:
+        """A ``GATConv`` from ``hidden_dim`` to ``num_heads`` concatenated heads of ``hidden_dim`` in all."""
+        heads = self.num_heads
+        return GATConv(
+            self.hidden_dim, self.hidden_dim // heads, heads=heads, dropout=self.dropout.p, **options
+        )
+
+    def edge_context(self, edge_index: torch.Tensor, edge_type: torch.Tensor) -> Any:
+        raise NotImplementedError
+
+    def message(self, layer: int, h: torch.Tensor, context: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
+        """Node embeddings ``[N, hidden_dim]``."""
+        _check_nodes(x, self.node_features)
+        context = self.edge_context(*add_reverse_relations(edge_index, edge_type))
+        h = self.input(x)
+        for layer, norm in enumerate(self.norms):
+            h = norm(h + self.dropout(F.elu(self.message(layer, h, context))))
+        return h
+
+    def link_logits(self, h: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
+        return self.link_decoder(h, edge_index, edge_type)
+
+
+class ScoreGraphEncoder(GraphEncoderStem, PianoEvalHubMixin, tags=["symbolic", "score-graph", "gnn"]):
     """Stack of ``GATConv`` layers with relation embeddings as edge features, residuals and LayerNorm."""
 
     model_description = "S2: graph-attention encoder over typed score graphs (onset/during/follow/silence)."
@@ -84,44 +138,22 @@ class ScoreGraphEncoder(nn.Module, PianoEvalHubMixin, tags=["symbolic", "score-g
         dropout: float = 0.1,
         relation_dim: int = 16,
     ) -> None:
-        super().__init__()
-        if hidden_dim % num_heads:
-            raise ValueError(f"hidden_dim {hidden_dim} must be divisible by num_heads {num_heads}")
-        self.node_features = node_features
-        self.hidden_dim = hidden_dim
-        self.input = nn.Sequential(nn.Linear(node_features, hidden_dim), nn.LayerNorm(hidden_dim), nn.GELU())
+        super().__init__(node_features, hidden_dim, num_layers, num_heads, dropout)
         self.relation_embedding = nn.Embedding(len(RELATIONS), relation_dim)
         self.convs = nn.ModuleList(
-            GATConv(
-                hidden_dim,
-                hidden_dim // num_heads,
-                heads=num_heads,
-                edge_dim=relation_dim,
-                dropout=dropout,
-                fill_value="mean",
-            )
-            for _ in range(num_layers)
+            self.attention_conv(edge_dim=relation_dim, fill_value="mean") for _ in range(num_layers)
         )
-        self.norms = nn.ModuleList(nn.LayerNorm(hidden_dim) for _ in range(num_layers))
-        self.dropout = nn.Dropout(dropout)
-        self.link_decoder = _LinkDecoder(hidden_dim, len(EDGE_TYPES))
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
-        """Node embeddings ``[N, hidden_dim]``."""
-        _check_nodes(x, self.node_features)
-        edge_index, edge_type = add_reverse_relations(edge_index, edge_type)
-        edge_attr = self.relation_embedding(edge_type)
-        h = self.input(x)
-        for conv, norm in zip(self.convs, self.norms, strict=True):
-            h = norm(h + self.dropout(F.elu(conv(h, edge_index, edge_attr))))
-        return h
+    def edge_context(self, edge_index: torch.Tensor, edge_type: torch.Tensor) -> Any:
+        return edge_index, self.relation_embedding(edge_type)
 
-    def link_logits(self, h: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
-        return self.link_decoder(h, edge_index, edge_type)
+    def message(self, layer: int, h: torch.Tensor, context: Any) -> torch.Tensor:
+        edge_index, edge_attr = context
+        return self.convs[layer](h, edge_index, edge_attr)
 
 
 class HeteroScoreGraphEncoder(
-    nn.Module, PianoEvalHubMixin, tags=["symbolic", "score-graph", "gnn", "heterogeneous"]
+    GraphEncoderStem, PianoEvalHubMixin, tags=["symbolic", "score-graph", "gnn", "heterogeneous"]
 ):
     """Heterogeneous variant: per-relation ``GATConv`` summed by ``HeteroConv``, with residuals."""
 
@@ -135,52 +167,56 @@ class HeteroScoreGraphEncoder(
         num_heads: int = 4,
         dropout: float = 0.1,
     ) -> None:
-        super().__init__()
-        if hidden_dim % num_heads:
-            raise ValueError(f"hidden_dim {hidden_dim} must be divisible by num_heads {num_heads}")
-        self.node_features = node_features
-        self.hidden_dim = hidden_dim
-        self.input = nn.Sequential(nn.Linear(node_features, hidden_dim), nn.LayerNorm(hidden_dim), nn.GELU())
+        super().__init__(node_features, hidden_dim, num_layers, num_heads, dropout)
         self.convs = nn.ModuleList(
             HeteroConv(
-                {
-                    (NOTE, rel, NOTE): GATConv(
-                        hidden_dim,
-                        hidden_dim // num_heads,
-                        heads=num_heads,
-                        dropout=dropout,
-                        add_self_loops=False,
-                    )
-                    for rel in RELATIONS
-                },
+                {(NOTE, rel, NOTE): self.attention_conv(add_self_loops=False) for rel in RELATIONS},
                 aggr="sum",
             )
             for _ in range(num_layers)
         )
-        self.norms = nn.ModuleList(nn.LayerNorm(hidden_dim) for _ in range(num_layers))
-        self.dropout = nn.Dropout(dropout)
-        self.link_decoder = _LinkDecoder(hidden_dim, len(EDGE_TYPES))
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
-        _check_nodes(x, self.node_features)
-        edge_index, edge_type = add_reverse_relations(edge_index, edge_type)
-        edge_index_dict = {
+    def edge_context(self, edge_index: torch.Tensor, edge_type: torch.Tensor) -> Any:
+        return {
             (NOTE, rel, NOTE): edge_index[:, edge_type == k]
             for k, rel in enumerate(RELATIONS)
             if bool((edge_type == k).any())
         }
-        h = self.input(x)
-        for conv, norm in zip(self.convs, self.norms, strict=True):
-            # With no edges at all there is nothing to aggregate; the residual path carries the nodes.
-            update = conv({NOTE: h}, edge_index_dict)[NOTE] if edge_index_dict else torch.zeros_like(h)
-            h = norm(h + self.dropout(F.elu(update)))
-        return h
 
-    def link_logits(self, h: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
-        return self.link_decoder(h, edge_index, edge_type)
+    def message(self, layer: int, h: torch.Tensor, context: Any) -> torch.Tensor:
+        # With no edges at all there is nothing to aggregate; the residual path carries the nodes.
+        return self.convs[layer]({NOTE: h}, context)[NOTE] if context else torch.zeros_like(h)
 
 
 GraphEncoder = ScoreGraphEncoder | HeteroScoreGraphEncoder
+
+
+def split_link_edges(
+    edge_index: torch.Tensor,
+    edge_type: torch.Tensor,
+    mask_ratio: float,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hold out ``mask_ratio`` of the edges as link-prediction targets.
+
+    Returns ``(message_index, message_type, held_index, held_type)``. The message-passing graph loses every
+    edge that joins the two notes of a held-out edge, not only the edge itself: onset edges are stored in
+    both directions, and a reverse twin left in place hands the answer to the encoder.
+    """
+    if not 0.0 < mask_ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+    num_edges = edge_index.shape[1]
+    if num_edges < 2:
+        raise ValueError("link prediction needs a graph with at least two edges")
+    order = torch.randperm(num_edges, generator=generator, device="cpu").to(edge_index.device)
+    held = order[: max(1, round(mask_ratio * num_edges))]
+    width = int(edge_index.max()) + 1
+
+    def unordered(ei: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(ei[0], ei[1]) * width + torch.maximum(ei[0], ei[1])
+
+    keep = ~torch.isin(unordered(edge_index), unordered(edge_index[:, held]))
+    return edge_index[:, keep], edge_type[keep], edge_index[:, held], edge_type[held]
 
 
 def link_prediction_loss(
@@ -189,28 +225,23 @@ def link_prediction_loss(
     mask_ratio: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Hide ``mask_ratio`` of the edges from message passing and classify them against as many negatives.
+    """Hide ``mask_ratio`` of the edges (and every other edge between the same two notes, see
+    :func:`split_link_edges`) from message passing and classify them against as many negatives.
 
     Negatives are node pairs from the same graph (``batched_negative_sampling``) that are not edges; each
     gets the relation of a held-out positive, so the decoder must tell real relations from random pairs.
     """
-    if not 0.0 < mask_ratio < 1.0:
-        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
-    num_edges = graph.edge_index.shape[1]
-    if num_edges < 2:
-        raise ValueError("link prediction needs a graph with at least two edges")
+    message_index, message_type, positives, relations = split_link_edges(
+        graph.edge_index, graph.edge_type, mask_ratio, generator
+    )
+    num_held = positives.shape[1]
     device = graph.edge_index.device
-    order = torch.randperm(num_edges, generator=generator, device="cpu").to(device)
-    num_held = max(1, round(mask_ratio * num_edges))
-    held, kept = order[:num_held], order[num_held:]
     batch_vector = (
         graph.batch
         if getattr(graph, "batch", None) is not None
         else torch.zeros(graph.num_nodes, dtype=torch.long, device=device)
     )
-    h = encoder(graph.x, graph.edge_index[:, kept], graph.edge_type[kept])
-    positives = graph.edge_index[:, held]
-    relations = graph.edge_type[held]
+    h = encoder(graph.x, message_index, message_type)
     negatives = batched_negative_sampling(
         graph.edge_index, batch_vector, num_neg_samples=max(1, num_held // int(batch_vector.max() + 1))
     )
@@ -226,16 +257,17 @@ def link_prediction_loss(
 
 
 def make_graph_pair_collate():
-    """``collate_fn`` for :class:`~piano_eval.objective.PerformancePairDataset` over note graphs."""
+    """``collate_fn`` for :class:`~piano_eval.training.PerformancePairDataset` over note graphs."""
     return make_pair_collate(collate_graph_parts)
 
 
-class ScoreGraphModule(PerformanceModule):
+class ScoreGraphModule(PretrainableModule):
     """Lightning wrapper for S2.
 
     ``stage="pretrain"``: batches are PyG ``Batch`` objects of score graphs; loss is link prediction.
     ``stage="finetune"``: pair batches whose parts are graph batches; node embeddings are padded per graph
     (``to_dense_batch``) and go through the shared attention-pooled head and objective.
+    ``pretrained_encoder`` loads a saved encoder (``save_pretrained`` folder or Hub id).
     """
 
     def __init__(
@@ -246,49 +278,28 @@ class ScoreGraphModule(PerformanceModule):
         num_gat_heads: int = 4,
         gnn_dropout: float = 0.1,
         heterogeneous: bool = False,
-        stage: Literal["pretrain", "finetune"] = "finetune",
+        stage: Stage = "finetune",
         link_mask_ratio: float = 0.15,
         pretrained_encoder: str | None = None,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
+        head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
     ) -> None:
-        super().__init__(
-            gnn_hidden_dim,
-            hidden_dim,
-            projection_dim,
-            num_dimensions,
-            dropout,
-            learning_rate,
-            weight_decay,
-            objective,
-        )
+        super().__init__(gnn_hidden_dim, stage, head, learning_rate, weight_decay, objective)
         self.save_hyperparameters()
-        if stage not in ("pretrain", "finetune"):
-            raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
         if not 0.0 < link_mask_ratio < 1.0:
             raise ValueError(f"link_mask_ratio must be in (0, 1), got {link_mask_ratio}")
-        self.stage = stage
         self.link_mask_ratio = link_mask_ratio
         encoder_class = HeteroScoreGraphEncoder if heterogeneous else ScoreGraphEncoder
         if pretrained_encoder is not None:
-            self.encoder = encoder_class.from_pretrained(pretrained_encoder)
-            if self.encoder.hidden_dim != gnn_hidden_dim or self.encoder.node_features != node_features:
-                raise ValueError(
-                    f"pretrained encoder at {pretrained_encoder} has hidden {self.encoder.hidden_dim} / features "
-                    f"{self.encoder.node_features}, expected {gnn_hidden_dim} / {node_features}"
-                )
+            self.encoder = load_pretrained_part(
+                encoder_class, pretrained_encoder, hidden_dim=gnn_hidden_dim, node_features=node_features
+            )
         else:
             self.encoder = encoder_class(
                 node_features, gnn_hidden_dim, num_gnn_layers, num_gat_heads, gnn_dropout
             )
-
-    def switch_to_finetune(self) -> None:
-        self.stage = "finetune"
 
     def hub_components(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, **super().hub_components()}
@@ -302,19 +313,12 @@ class ScoreGraphModule(PerformanceModule):
         )
         return to_dense_batch(h, batch_vector)
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        if self.stage == "pretrain":
-            loss = link_prediction_loss(self.encoder, batch, self.link_mask_ratio)
-            self.log("train/link_prediction", loss, prog_bar=True, batch_size=int(batch.num_graphs))
-            return loss
-        return super().training_step(batch, batch_idx)
+    def pretrain_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        loss = link_prediction_loss(self.encoder, batch, self.link_mask_ratio)
+        return {"link_prediction": loss, "total": loss}
 
-    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        if self.stage == "pretrain":
-            loss = link_prediction_loss(self.encoder, batch, self.link_mask_ratio)
-            self.log("val/link_prediction", loss, batch_size=int(batch.num_graphs))
-            return loss
-        return super().validation_step(batch, batch_idx)
+    def pretrain_batch_size(self, batch: Batch) -> int:
+        return int(batch.num_graphs)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         if isinstance(batch, Mapping):

@@ -1,8 +1,10 @@
 """Score graphs for S2: one node per note, typed edges between notes (after Jeong et al. 2019 and
 Karystinaios & Widmer's GraphMuse).
 
-Node features (columns of ``x``, see :data:`NODE_FEATURES`): pitch/127, velocity/127, onset (s),
-duration (s), sustain pedal down at the onset (0/1), voice index (greedy voice separation).
+Node features (columns of ``x``, see :data:`NODE_FEATURES`), all in [0, 1] whatever the segment's length,
+tempo or texture: pitch/127, velocity/127, onset relative to the segment (0 = first onset, 1 = last offset),
+log-compressed duration (:func:`scaled_duration`), sustain pedal down at the onset (0/1), and the voice
+(greedy voice separation) spread over [0, 1].
 
 Edge types (directed ``i → j``, decided on exact tick times, see :data:`EDGE_TYPES`):
 
@@ -182,15 +184,36 @@ def note_edges(notes: NoteTable) -> dict[str, torch.Tensor]:
     return {"onset": onset, "during": during, "follow": follow, "silence": silence}
 
 
+# Durations are log-compressed from DURATION_UNIT_SECONDS (articulation differences live in 30 ms - 1 s) and
+# saturate at MAX_DURATION_SECONDS.
+DURATION_UNIT_SECONDS = 0.05
+MAX_DURATION_SECONDS = 10.0
+
+
+def scaled_duration(seconds: np.ndarray) -> np.ndarray:
+    """``log1p(d / 50 ms) / log1p(10 s / 50 ms)`` clipped to [0, 1]: 0.1 s → 0.21, 0.5 s → 0.45, 2 s → 0.70."""
+    top = np.log1p(MAX_DURATION_SECONDS / DURATION_UNIT_SECONDS)
+    return np.clip(np.log1p(np.maximum(seconds, 0.0) / DURATION_UNIT_SECONDS) / top, 0.0, 1.0)
+
+
 def node_features(notes: NoteTable, voices: np.ndarray) -> torch.Tensor:
-    """``[N, 6]`` float features in :data:`NODE_FEATURES` order."""
+    """``[N, 6]`` float features in :data:`NODE_FEATURES` order, each in [0, 1].
+
+    Raw seconds and voice counts grow with the segment (a note 200 s into a piece, a twelfth voice), which
+    puts the inputs of the first layer on scales the model never saw in training; onsets are therefore
+    relative to the segment's span, durations log-compressed and voices divided by the highest voice index.
+    """
+    first = float(notes.onset_seconds.min())
+    span = float((notes.onset_seconds + notes.duration_seconds).max()) - first
+    onset = (notes.onset_seconds - first) / span if span > 0 else np.zeros_like(notes.onset_seconds)
+    top_voice = int(voices.max())
     columns = [
         notes.pitch / 127.0,
         notes.velocity / 127.0,
-        notes.onset_seconds,
-        notes.duration_seconds,
+        np.clip(onset, 0.0, 1.0),
+        scaled_duration(notes.duration_seconds),
         notes.pedal,
-        voices.astype(np.float32),
+        voices / top_voice if top_voice > 0 else np.zeros(len(voices)),
     ]
     return torch.as_tensor(np.stack(columns, axis=1), dtype=torch.float32)
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
+from piano_eval.heads import HeadConfig
 from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.objective import ObjectiveConfig, PerformanceModule, make_pair_collate
+from piano_eval.training import (
+    ObjectiveConfig,
+    PretrainableModule,
+    Stage,
+    load_pretrained_part,
+    make_pair_collate,
+)
 
 IGNORE_INDEX = -100
 
@@ -159,7 +165,7 @@ def collate_token_parts(
 def make_remi_pair_collate(
     pad_id: int = 0, max_len: int | None = None
 ) -> Callable[[Sequence[Any]], dict[str, Any]]:
-    """``collate_fn`` for :class:`~piano_eval.objective.PerformancePairDataset` over token sequences."""
+    """``collate_fn`` for :class:`~piano_eval.training.PerformancePairDataset` over token sequences."""
     return make_pair_collate(lambda seqs: collate_token_parts(seqs, pad_id, max_len))
 
 
@@ -178,12 +184,13 @@ def tokenize_midi_files(
     return out
 
 
-class RemiTransformerModule(PerformanceModule):
+class RemiTransformerModule(PretrainableModule):
     """Lightning wrapper for S1 with two stages.
 
     ``stage="pretrain"``: batches are ``{"input_ids", "attention_mask"}`` (optionally with ``labels``);
     tokens are masked on the fly and the loss is MLM cross-entropy. ``stage="finetune"``: pair batches
-    (see :mod:`piano_eval.objective`) whose parts are token batches; loss is the shared objective.
+    (see :mod:`piano_eval.training.collate`) whose parts are token batches; loss is the shared objective.
+    ``pretrained_encoder`` loads a saved :class:`RemiTransformerEncoder` (``save_pretrained`` folder or Hub id).
     """
 
     def __init__(
@@ -198,45 +205,27 @@ class RemiTransformerModule(PerformanceModule):
         dim_feedforward: int = 1024,
         encoder_dropout: float = 0.1,
         max_seq_len: int = 1024,
-        stage: Literal["pretrain", "finetune"] = "finetune",
+        stage: Stage = "finetune",
         mlm_probability: float = 0.15,
         pretrained_encoder: str | None = None,
-        hidden_dim: int = 512,
-        projection_dim: int = 256,
-        num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS,
-        dropout: float = 0.2,
+        head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
     ) -> None:
-        super().__init__(
-            d_model,
-            hidden_dim,
-            projection_dim,
-            num_dimensions,
-            dropout,
-            learning_rate,
-            weight_decay,
-            objective,
-        )
+        super().__init__(d_model, stage, head, learning_rate, weight_decay, objective)
         self.save_hyperparameters()
-        if stage not in ("pretrain", "finetune"):
-            raise ValueError(f"stage must be 'pretrain' or 'finetune', got {stage!r}")
         if not 0 <= mask_id < vocab_size:
             raise ValueError(f"mask_id {mask_id} outside vocabulary of size {vocab_size}")
         if not 0.0 < mlm_probability < 1.0:
             raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
-        self.stage = stage
         self.mask_id = mask_id
         self.special_ids = sorted(set(special_ids or []) | {pad_id, mask_id})
         self.mlm_probability = mlm_probability
         if pretrained_encoder is not None:
-            self.encoder = RemiTransformerEncoder.from_pretrained(pretrained_encoder)
-            if self.encoder.vocab_size != vocab_size or self.encoder.d_model != d_model:
-                raise ValueError(
-                    f"pretrained encoder at {pretrained_encoder} has vocab {self.encoder.vocab_size} / d_model "
-                    f"{self.encoder.d_model}, expected {vocab_size} / {d_model}"
-                )
+            self.encoder = load_pretrained_part(
+                RemiTransformerEncoder, pretrained_encoder, vocab_size=vocab_size, d_model=d_model
+            )
         else:
             self.encoder = RemiTransformerEncoder(
                 vocab_size,
@@ -260,9 +249,6 @@ class RemiTransformerModule(PerformanceModule):
             **kwargs,
         )
 
-    def switch_to_finetune(self) -> None:
-        self.stage = "finetune"
-
     def hub_components(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, **super().hub_components()}
 
@@ -285,16 +271,9 @@ class RemiTransformerModule(PerformanceModule):
             )
         return mlm_loss(self.encoder.mlm_logits(self.encoder(masked, attention_mask)), labels)
 
-    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
-        if self.stage == "pretrain":
-            loss = self.mlm_step(batch)
-            self.log("train/mlm", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
-            return loss
-        return super().training_step(batch, batch_idx)
+    def pretrain_losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        loss = self.mlm_step(batch)
+        return {"mlm": loss, "total": loss}
 
-    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
-        if self.stage == "pretrain":
-            loss = self.mlm_step(batch)
-            self.log("val/mlm", loss, batch_size=batch["input_ids"].shape[0])
-            return loss
-        return super().validation_step(batch, batch_idx)
+    def pretrain_batch_size(self, batch: Mapping[str, torch.Tensor]) -> int:
+        return int(batch["input_ids"].shape[0])
