@@ -68,7 +68,7 @@ def test_the_four_libraries_are_released_and_the_apps_are_not(tree):
     assert {lib.name for lib in libraries} == LIBRARIES
     assert libraries[0].name == CORE  # built and uploaded first: its siblings need it
     scripts = {lib.name: lib.scripts for lib in libraries}
-    assert scripts["sousa-rudiments"] == ("sousa",) and scripts["piano-eval"] == ()
+    assert scripts["sousa-rudiments"] == ("sousa",) and scripts["piano-eval"] == ("piano-eval",)
 
 
 def test_bump_moves_all_four_in_lockstep_with_consistent_ranges(tree):

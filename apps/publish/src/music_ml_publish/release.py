@@ -73,15 +73,24 @@ _COPY_IGNORE = (
 )
 
 #: The one real command each library's smoke test runs after ``--help`` (argv; a ``python`` first item
-#: runs the venv's interpreter). piano-eval has no command line: its torch-backed modules are imported.
+#: runs the venv's interpreter). Each runs in a scratch folder: piano-eval writes a tiny synthetic dataset there
+#: (score → performance → SoundFont audio), which exercises torch-free data code and the synthesizer.
 SMOKE_CALLS: dict[str, tuple[str, ...]] = {
     "shared-audio-core": ("audio-core", "presets"),
     "sousa-rudiments": ("sousa", "presets"),
     "drum-gen": ("drum-gen", "styles"),
     "piano-eval": (
-        "python",
-        "-c",
-        "import torch, piano_eval.heads as heads; print(heads.__name__, 'with torch', torch.__version__)",
+        "piano-eval",
+        "synthesize",
+        "--out",
+        "synthetic",
+        "--pieces",
+        "3",
+        "--performances",
+        "2",
+        "--bars",
+        "1",
+        "--no-progress",
     ),
 }
 
