@@ -105,6 +105,7 @@ def test_unknown_family_is_a_clear_error():
         BenchmarkRunConfig(families=("S9",))
 
 
+@pytest.mark.slow
 def test_cli_help_explains_every_command():
     out = subprocess.run(
         [sys.executable, "-m", "piano_eval.cli", "--help"], capture_output=True, text=True, check=True

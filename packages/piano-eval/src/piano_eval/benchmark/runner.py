@@ -23,6 +23,7 @@ import soundfile as sf
 import torch
 from shared_audio_core.audio import load_audio, peak_normalize
 from shared_audio_core.augment import AudioAugmentor, get_preset
+from shared_audio_core.files import atomic_output, atomic_write_text
 from shared_audio_core.metrics import pairs_within_pieces
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
@@ -105,10 +106,8 @@ def augment_performances(
             augmented = peak_normalize(
                 augmentor(audio, AUDIO_SAMPLE_RATE, seed=zlib.crc32(path.name.encode()) + index).audio
             )
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            sf.write(str(tmp), augmented, AUDIO_SAMPLE_RATE, format="FLAC")
-            tmp.replace(path)
+            with atomic_output(path) as tmp:
+                sf.write(str(tmp), augmented, AUDIO_SAMPLE_RATE, format="FLAC")
         result.append(replace(performance, audio_path=path))
     return result
 
@@ -280,8 +279,7 @@ def run_benchmark(
             result, extra={"train_seconds": round(time.perf_counter() - t0, 1), "epochs": config.epochs[name]}
         )
         model.save_components(out / "models" / name)
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps({"result": result.to_dict(), "predictions": scores.tolist()}))
+        atomic_write_text(saved, json.dumps({"result": result.to_dict(), "predictions": scores.tolist()}))
         results.append(result)
         scatter[name] = (scores, targets)
         log(f"{name}: pairwise {result.pairwise:.3f}, R² {result.r2:.3f} ({result.extra['train_seconds']} s)")

@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from shared_audio_core.files import atomic_write_text
 from shared_audio_core.metrics import format_comparison_table
 
 from .results import EvaluationResult
@@ -115,7 +116,7 @@ def write_report(
     if notes:
         lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     lines += ["## Figures", "", *[f"![{f.stem}]({f.name})" for f in figures], ""]
-    (out / "report.md").write_text("\n".join(lines))
+    atomic_write_text(out / "report.md", "\n".join(lines))
     payload = {"title": title, "results": [r.to_dict() for r in results]}
     if winner is not None:
         payload["winner"] = {
@@ -124,5 +125,5 @@ def write_report(
             "vetoed": winner.vetoed,
             "reason": winner.reason,
         }
-    (out / "results.json").write_text(json.dumps(payload, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(payload, indent=2))
     return out / "report.md"

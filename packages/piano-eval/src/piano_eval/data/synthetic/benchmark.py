@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 import soundfile as sf
 from shared_audio_core.audio import peak_normalize
 from shared_audio_core.augment import AudioAugmentor, get_preset
+from shared_audio_core.files import atomic_output
 from shared_audio_core.synth import render_midi
 from tqdm.auto import tqdm
 
@@ -97,11 +97,9 @@ def split_pieces(piece_ids: Sequence[str], fractions: Sequence[float], seed: int
     return dict(zip(order, names, strict=True))
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    with atomic_output(path) as tmp:
+        write(tmp)
 
 
 def _deadpan(score: PianoScore, seed: int):
