@@ -13,6 +13,7 @@ deviation from the attended score content (what the player did differently from 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -350,6 +351,43 @@ class FusedPerformanceModel(nn.Module, PianoEvalHubMixin, tags=["fusion", "multi
         return self.fusion(audio, symbolic, audio_mask, symbolic_mask)
 
 
+class CheckpointEncoder(nn.Module):
+    """The ``encode`` of a trained :class:`PerformanceModule` loaded from its Lightning checkpoint (``best.ckpt``
+    of a ``train fit`` run): how a YAML config gives :class:`FusedPerformanceModule` its frozen encoders::
+
+        audio_encoder:
+          class_path: piano_eval.fusion.CheckpointEncoder
+          init_args: {module: piano_eval.audio.LoRAMultitaskModel, checkpoint: runs/.../best.ckpt}
+
+    ``output_dim`` is the encoder's feature width (checked against the fusion's ``audio_dim``/``symbolic_dim``).
+    """
+
+    def __init__(self, module: str, checkpoint: str) -> None:
+        super().__init__()
+        import importlib
+
+        module_path, _, class_name = module.rpartition(".")
+        try:
+            module_class = getattr(importlib.import_module(module_path), class_name)
+        except (ImportError, AttributeError, ValueError):
+            raise ValueError(
+                f"cannot import {module!r}: give a class path such as piano_eval.audio.LoRAMultitaskModel"
+            ) from None
+        if not (isinstance(module_class, type) and issubclass(module_class, PerformanceModule)):
+            raise ValueError(
+                f"{module} is not a PerformanceModule; a frozen encoder must be one of the pair models"
+            )
+        if not Path(checkpoint).is_file():
+            raise ValueError(f"encoder checkpoint not found: {checkpoint} (train {class_name} first)")
+        self.module: PerformanceModule = module_class.load_from_checkpoint(
+            checkpoint, map_location="cpu", weights_only=True
+        )
+        self.output_dim = int(self.module.scorer.head.input_dim)
+
+    def forward(self, part: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.module.encode(part)
+
+
 def _run_frozen(encoder: nn.Module, inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """Call a frozen encoder: a :class:`PerformanceModule` via ``encode``, anything else via ``__call__``."""
     with torch.no_grad():
@@ -402,6 +440,13 @@ class FusedPerformanceModule(PerformanceModule):
         )
         if self.fusion.comparator is not None:
             self.scorer.comparator.requires_grad_(False)  # replaced by the per-dimension comparator
+        for name, encoder, width in (
+            ("audio", audio_encoder, audio_dim),
+            ("symbolic", symbolic_encoder, symbolic_dim),
+        ):
+            found = getattr(encoder, "output_dim", None)
+            if isinstance(found, int) and found != width:
+                raise ValueError(f"the {name} encoder gives {found}-wide features but {name}_dim is {width}")
         self.audio_encoder = audio_encoder
         self.symbolic_encoder = symbolic_encoder
         for encoder in (audio_encoder, symbolic_encoder):

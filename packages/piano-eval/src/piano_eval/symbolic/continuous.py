@@ -30,6 +30,7 @@ from piano_eval.training import (
     Stage,
     collate_feature_parts,
     feature_part,
+    load_part_weights,
 )
 
 
@@ -181,6 +182,8 @@ class ContinuousPerformanceModel(
     """S3: :class:`ContinuousEncoder` + shared head; ``stage="pretrain"`` trains the wav2vec-style objective.
 
     Parts are ``{"features": [B, T, C], "mask": [B, T]}`` (:func:`collate_feature_parts`).
+    ``pretrained_encoder`` starts the encoder from a pretraining run: its Lightning checkpoint (``*.ckpt``) or
+    a ``save_pretrained`` folder of this model (the encoder sizes must match it).
     """
 
     model_description = (
@@ -205,6 +208,7 @@ class ContinuousPerformanceModel(
         diversity_weight: float = 0.1,
         gumbel_temperature: tuple[float, float, float] = (2.0, 0.5, 0.999),
         stage: Stage = "finetune",
+        pretrained_encoder: str | None = None,
         head: HeadConfig | None = None,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
@@ -223,6 +227,10 @@ class ContinuousPerformanceModel(
             encoder_dropout,
             max_frames,
         )
+        if pretrained_encoder is not None:
+            load_part_weights(self.encoder, pretrained_encoder)
+            # the weights are this model's own now: checkpoints and save_pretrained rebuild without the source
+            self.record_init_arg("pretrained_encoder", None)
         self.quantizer = GumbelCodebook(encoder_dim, code_dim, codebook_groups, codebook_entries)
         self.context_projection = nn.Linear(encoder_dim, code_dim)
         self.mask_prob, self.mask_span = mask_prob, mask_span

@@ -25,6 +25,8 @@ from piano_eval.training import (
     ObjectiveConfig,
     PretrainableModule,
     Stage,
+    is_lightning_checkpoint,
+    load_part_weights,
     load_pretrained_part,
     make_pair_collate,
 )
@@ -267,7 +269,8 @@ class ScoreGraphModule(PretrainableModule):
     ``stage="pretrain"``: batches are PyG ``Batch`` objects of score graphs; loss is link prediction.
     ``stage="finetune"``: pair batches whose parts are graph batches; node embeddings are padded per graph
     (``to_dense_batch``) and go through the shared attention-pooled head and objective.
-    ``pretrained_encoder`` loads a saved encoder (``save_pretrained`` folder or Hub id).
+    ``pretrained_encoder`` loads a saved encoder (``save_pretrained`` folder or Hub id) or the encoder of a
+    pretraining run's Lightning checkpoint (``*.ckpt``; the sizes must match it).
     """
 
     def __init__(
@@ -292,7 +295,7 @@ class ScoreGraphModule(PretrainableModule):
             raise ValueError(f"link_mask_ratio must be in (0, 1), got {link_mask_ratio}")
         self.link_mask_ratio = link_mask_ratio
         encoder_class = HeteroScoreGraphEncoder if heterogeneous else ScoreGraphEncoder
-        if pretrained_encoder is not None:
+        if pretrained_encoder is not None and not is_lightning_checkpoint(pretrained_encoder):
             self.encoder = load_pretrained_part(
                 encoder_class, pretrained_encoder, hidden_dim=gnn_hidden_dim, node_features=node_features
             )
@@ -300,6 +303,10 @@ class ScoreGraphModule(PretrainableModule):
             self.encoder = encoder_class(
                 node_features, gnn_hidden_dim, num_gnn_layers, num_gat_heads, gnn_dropout
             )
+            if pretrained_encoder is not None:  # a pretrain run's Lightning checkpoint (train fit output)
+                load_part_weights(self.encoder, pretrained_encoder)
+                # the weights are this module's own now: its checkpoints rebuild without the pretrain file
+                self.record_init_arg("pretrained_encoder", None)
 
     def hub_components(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, **super().hub_components()}

@@ -22,6 +22,8 @@ from piano_eval.training import (
     ObjectiveConfig,
     PretrainableModule,
     Stage,
+    is_lightning_checkpoint,
+    load_part_weights,
     load_pretrained_part,
     make_pair_collate,
 )
@@ -190,7 +192,8 @@ class RemiTransformerModule(PretrainableModule):
     ``stage="pretrain"``: batches are ``{"input_ids", "attention_mask"}`` (optionally with ``labels``);
     tokens are masked on the fly and the loss is MLM cross-entropy. ``stage="finetune"``: pair batches
     (see :mod:`piano_eval.training.collate`) whose parts are token batches; loss is the shared objective.
-    ``pretrained_encoder`` loads a saved :class:`RemiTransformerEncoder` (``save_pretrained`` folder or Hub id).
+    ``pretrained_encoder`` loads a saved :class:`RemiTransformerEncoder` (``save_pretrained`` folder or Hub id)
+    or the encoder of a pretraining run's Lightning checkpoint (``*.ckpt``; the sizes must match it).
     """
 
     def __init__(
@@ -222,7 +225,7 @@ class RemiTransformerModule(PretrainableModule):
         self.mask_id = mask_id
         self.special_ids = sorted(set(special_ids or []) | {pad_id, mask_id})
         self.mlm_probability = mlm_probability
-        if pretrained_encoder is not None:
+        if pretrained_encoder is not None and not is_lightning_checkpoint(pretrained_encoder):
             self.encoder = load_pretrained_part(
                 RemiTransformerEncoder, pretrained_encoder, vocab_size=vocab_size, d_model=d_model
             )
@@ -237,6 +240,10 @@ class RemiTransformerModule(PretrainableModule):
                 encoder_dropout,
                 max_seq_len,
             )
+            if pretrained_encoder is not None:  # a pretrain run's Lightning checkpoint (train fit output)
+                load_part_weights(self.encoder, pretrained_encoder)
+                # the weights are this module's own now: its checkpoints rebuild without the pretrain file
+                self.record_init_arg("pretrained_encoder", None)
 
     @classmethod
     def from_tokenizer(cls, tokenizer: Any, **kwargs: Any) -> RemiTransformerModule:

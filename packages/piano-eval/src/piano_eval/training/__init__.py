@@ -17,7 +17,10 @@ from piano_eval.training.modules import (
     PerformanceModule,
     PretrainableModule,
     Stage,
+    is_lightning_checkpoint,
+    load_part_weights,
     load_pretrained_part,
+    part_state_dict,
 )
 from piano_eval.training.objective import TASKS, ObjectiveConfig, PerformanceObjective
 
@@ -35,8 +38,11 @@ __all__ = [
     "collate_embedding_pairs",
     "collate_feature_parts",
     "feature_part",
+    "is_lightning_checkpoint",
+    "load_part_weights",
     "load_pretrained_part",
     "make_pair_collate",
     "pad_sequences",
+    "part_state_dict",
     "r2_metrics",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import lightning as L
@@ -53,6 +54,61 @@ def load_pretrained_part(model_class: type[M], source: str, **expected: Any) -> 
         wanted = ", ".join(f"{name}={expected[name]}" for name in wrong)
         raise ValueError(f"pretrained {model_class.__name__} at {source} has {found}, expected {wanted}")
     return model.train()
+
+
+def is_lightning_checkpoint(source: str | Path) -> bool:
+    """``True`` for a Lightning checkpoint file (``*.ckpt``, e.g. a pretraining run's ``best.ckpt``)."""
+    return str(source).endswith(".ckpt")
+
+
+def part_state_dict(source: str | Path, prefix: str) -> dict[str, torch.Tensor]:
+    """The weights under ``prefix`` (e.g. ``"encoder."``, prefix removed) of a Lightning checkpoint file or
+    of a ``save_pretrained`` folder's ``model.safetensors``.
+
+    This is how a finetune run starts from a pretrain run's output: ``train fit`` writes Lightning
+    checkpoints, whose ``state_dict`` holds the whole module.
+    """
+    path = Path(source)
+    if is_lightning_checkpoint(path):
+        if not path.is_file():
+            raise ValueError(f"pretrained checkpoint not found: {path} (run the pretraining config first)")
+        state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
+    elif (path / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        state = load_file(str(path / "model.safetensors"))
+    else:
+        raise ValueError(
+            f"{path} is neither a Lightning checkpoint (*.ckpt) nor a folder with model.safetensors"
+        )
+    part = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+    if not part:
+        raise ValueError(f"{path} holds no weights under {prefix!r}")
+    return part
+
+
+def load_part_weights(part: M, source: str | Path, prefix: str = "encoder.") -> M:
+    """Load ``part``'s weights from :func:`part_state_dict`; sizes must match the part as configured.
+
+    The part is returned in train mode, like :func:`load_pretrained_part`.
+    """
+    state = part_state_dict(source, prefix)
+    own = part.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        details = [
+            f"{label} {names[:4]}{' ...' if len(names) > 4 else ''}"
+            for label, names in (("missing", missing), ("unexpected", unexpected), ("shape differs:", wrong))
+            if names
+        ]
+        raise ValueError(
+            f"{source}: the {prefix.rstrip('.')} weights do not fit the configured "
+            f"{type(part).__name__} ({'; '.join(details)}); use the sizes of the run that wrote it"
+        )
+    part.load_state_dict(state, strict=True)
+    return part.train()
 
 
 class PerformanceModule(HubComponentsMixin, L.LightningModule):
