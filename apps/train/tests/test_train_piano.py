@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -346,3 +347,30 @@ def test_print_config_round_trips(name: str, tmp_path: Path, capsys: pytest.Capt
         first["model"]["init_args"].items()
         >= {k: v for k, v in config(name)["model"]["init_args"].items() if not isinstance(v, dict)}.items()
     )
+
+
+@pytest.mark.parametrize("name", ["s3_finetune", "hierarchical"])
+def test_test_and_predict_score_the_held_out_split(
+    name: str, fitted: Callable[[str], Path], piano_args: Callable[..., list[str]], piano_folder: Path
+) -> None:
+    root = fitted(name)
+    ckpt = f"--ckpt_path={root / 'checkpoints' / 'best.ckpt'}"
+    needs = [
+        f"--{key}={fitted(dep) / 'checkpoints' / 'best.ckpt'}" for key, dep in NEEDS.get(name, {}).items()
+    ]
+    cli(piano_args("test", name, root, *needs, ckpt))
+    rows = read_metrics(root)
+    key = "test/r2" if name == "hierarchical" else "test/pairwise_accuracy"
+    assert any(math.isfinite(float(r[key])) for r in rows if r.get(key)), key
+    cli(piano_args("predict", name, root, *needs, ckpt))
+    (written,) = sorted(root.rglob("predictions.pt"))
+    batches = torch.load(written, map_location="cpu", weights_only=False)["predictions"]
+    with (piano_folder / "ratings.csv").open() as f:
+        test_rows = [r for r in csv.DictReader(f) if r["split"] == "test"]
+    if name == "hierarchical":  # one score vector per test performance, in [0, 1]
+        scores = torch.cat([b["scores"] for b in batches])
+        assert scores.shape == (len(test_rows), 5) and bool(((scores >= 0) & (scores <= 1)).all())
+    else:  # one antisymmetric comparison per within-piece pair (each pair once)
+        logits = torch.cat([b["logits"] for b in batches])
+        per_piece = Counter(r["piece_id"] for r in test_rows).values()
+        assert logits.shape == (sum(n * (n - 1) // 2 for n in per_piece), 5)

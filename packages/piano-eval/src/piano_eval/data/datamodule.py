@@ -494,6 +494,10 @@ class PerformancePairDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
 
+    def predict_dataloader(self) -> DataLoader:
+        """The test split, in order (``train predict`` writes one prediction per batch)."""
+        return self._loader("test", shuffle=False)
+
 
 def kind_collate(kind: str, pad_id: int = 0) -> Callable[[Sequence[Any]], Any]:
     """Collate of one side of a pair for any :data:`INPUT_KINDS` entry."""

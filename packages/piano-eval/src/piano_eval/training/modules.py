@@ -216,9 +216,9 @@ class PerformanceModule(HubComponentsMixin, L.LightningModule):
         self.log_losses("train", losses, batch["labels_a"].shape[0])
         return losses["total"]
 
-    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+    def _evaluation_step(self, prefix: str, batch: Mapping[str, Any]) -> torch.Tensor:
         losses, outputs = self.pair_losses(batch)
-        self.log_losses("val", losses, batch["labels_a"].shape[0])
+        self.log_losses(prefix, losses, batch["labels_a"].shape[0])
         self.validation_metrics.update(
             outputs["logits"],
             batch["labels_a"],
@@ -230,12 +230,37 @@ class PerformanceModule(HubComponentsMixin, L.LightningModule):
         )
         return losses["total"]
 
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._evaluation_step("val", batch)
+
     def on_validation_epoch_start(self) -> None:
         self.validation_metrics.reset()
 
     def on_validation_epoch_end(self) -> None:
         for name, value in self.validation_metrics.compute().items():
             self.log(f"val/{name}", value)
+
+    def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        """Same losses and metrics as validation, logged as ``test/…`` (held-out pieces)."""
+        return self._evaluation_step("test", batch)
+
+    def on_test_epoch_start(self) -> None:
+        self.validation_metrics.reset()
+
+    def on_test_epoch_end(self) -> None:
+        for name, value in self.validation_metrics.compute().items():
+            self.log(f"test/{name}", value)
+
+    def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Pair batches → ranking logits and both sides' scores; a single-part batch → its scores."""
+        if "a" in batch:
+            out_a, out_b = self(batch["a"]), self(batch["b"])
+            return {
+                "logits": self.ranking_logits(out_a, out_b),
+                "scores_a": out_a.scores,
+                "scores_b": out_b.scores,
+            }
+        return {"scores": self(batch).scores}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.parameters() if p.requires_grad]
@@ -318,6 +343,17 @@ class PretrainableModule(PerformanceModule):
         self.log_losses("val_pretrain", losses, self.pretrain_batch_size(batch))
         return losses["total"]
 
+    def test_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.stage == "finetune":
+            return super().test_step(batch, batch_idx)
+        losses = self.pretrain_losses(batch)
+        self.log_losses("test_pretrain", losses, self.pretrain_batch_size(batch))
+        return losses["total"]
+
+    def on_test_epoch_end(self) -> None:
+        if self.stage == "finetune":
+            super().on_test_epoch_end()
+
 
 class HierarchicalMultiTaskModule(HubComponentsMixin, L.LightningModule):
     """Regression with the seed-001 stack: BiLSTM aggregator, per-dimension heads and an uncertainty-weighted
@@ -366,23 +402,41 @@ class HierarchicalMultiTaskModule(HubComponentsMixin, L.LightningModule):
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._log_step("train", batch)[0]
 
-    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        total, scores = self._log_step("val", batch)
+    def _evaluation_step(self, prefix: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        total, scores = self._log_step(prefix, batch)
         labels = batch["labels"]
         observed = batch.get("label_mask", torch.ones_like(labels, dtype=torch.bool))
         self._validation.append((scores.detach().cpu(), labels.detach().cpu(), observed.bool().cpu()))
         return total
 
-    def on_validation_epoch_start(self) -> None:
-        self._validation = []
-
-    def on_validation_epoch_end(self) -> None:
+    def _log_r2(self, prefix: str) -> None:
         if not self._validation:
             return
         scores, labels, observed = (torch.cat(parts) for parts in zip(*self._validation, strict=True))
         self._validation = []
         for name, value in r2_metrics(scores, labels, observed, self.names).items():
-            self.log(f"val/{name}", value)
+            self.log(f"{prefix}/{name}", value)
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._evaluation_step("val", batch)
+
+    def on_validation_epoch_start(self) -> None:
+        self._validation = []
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_r2("val")
+
+    def test_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._evaluation_step("test", batch)
+
+    def on_test_epoch_start(self) -> None:
+        self._validation = []
+
+    def on_test_epoch_end(self) -> None:
+        self._log_r2("test")
+
+    def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return {"scores": self(batch["features"], batch.get("mask"))}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
