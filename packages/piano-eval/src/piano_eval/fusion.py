@@ -12,6 +12,7 @@ deviation from the attended score content (what the player did differently from 
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -84,8 +85,9 @@ class Fusion(nn.Module):
     ) -> FusionOutput:
         return self.fuse(Streams(*paired_sequences(audio, symbolic, audio_mask, symbolic_mask)))
 
+    @abc.abstractmethod
     def fuse(self, x: Streams) -> FusionOutput:
-        raise NotImplementedError
+        """Combine the paired audio and symbolic streams (each subclass is one fusion strategy)."""
 
 
 class CrossAttentionFusion(Fusion):

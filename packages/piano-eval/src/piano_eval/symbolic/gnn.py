@@ -8,6 +8,7 @@ feature, the heterogeneous one gives every relation its own ``GATConv`` inside a
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import Any
 
@@ -107,11 +108,13 @@ class GraphEncoderStem(nn.Module):
             self.hidden_dim, self.hidden_dim // heads, heads=heads, dropout=self.dropout.p, **options
         )
 
+    @abc.abstractmethod
     def edge_context(self, edge_index: torch.Tensor, edge_type: torch.Tensor) -> Any:
-        raise NotImplementedError
+        """What every layer's message passing needs from the edges (prepared once per forward)."""
 
+    @abc.abstractmethod
     def message(self, layer: int, h: torch.Tensor, context: Any) -> torch.Tensor:
-        raise NotImplementedError
+        """Layer ``layer``'s message passing over ``h`` (homogeneous GAT or per-edge-type convolutions)."""
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
         """Node embeddings ``[N, hidden_dim]``."""
