@@ -329,26 +329,25 @@ class PretrainableModule(PerformanceModule):
     def pretrain_batch_size(self, batch: Any) -> int:
         """How many examples a pretraining batch holds (for logging)."""
 
+    def _pretrain_step(self, prefix: str, batch: Any) -> torch.Tensor:
+        losses = self.pretrain_losses(batch)
+        self.log_losses(prefix, losses, self.pretrain_batch_size(batch))
+        return losses["total"]
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if self.stage == "finetune":
             return super().training_step(batch, batch_idx)
-        losses = self.pretrain_losses(batch)
-        self.log_losses("pretrain", losses, self.pretrain_batch_size(batch))
-        return losses["total"]
+        return self._pretrain_step("pretrain", batch)
 
     def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if self.stage == "finetune":
             return super().validation_step(batch, batch_idx)
-        losses = self.pretrain_losses(batch)
-        self.log_losses("val_pretrain", losses, self.pretrain_batch_size(batch))
-        return losses["total"]
+        return self._pretrain_step("val_pretrain", batch)
 
     def test_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if self.stage == "finetune":
             return super().test_step(batch, batch_idx)
-        losses = self.pretrain_losses(batch)
-        self.log_losses("test_pretrain", losses, self.pretrain_batch_size(batch))
-        return losses["total"]
+        return self._pretrain_step("test_pretrain", batch)
 
     def on_test_epoch_end(self) -> None:
         if self.stage == "finetune":
