@@ -10,6 +10,7 @@ sample rate it expects; :class:`piano_eval.audio.encoder.AudioEncoder` refuses a
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,10 +79,51 @@ class Backbone(nn.Module):
     def encode(self, waveform: torch.Tensor, attention_mask: torch.Tensor) -> BackboneOutput:
         raise BackboneError(f"{type(self).__name__} does not define encode()")
 
+    def enable_gradient_checkpointing(self) -> str:
+        """Recompute each transformer layer's activations in the backward pass instead of storing them
+        (less memory for a fully unfrozen large backbone, about one extra forward pass of compute).
+
+        Returns how: ``"transformers"`` through the model's own switch where it has one, otherwise
+        ``"layers"`` via :func:`checkpoint_layers` on :attr:`transformer_layers`.
+        """
+        checkpoint_layers(self.transformer_layers)
+        return "layers"
+
     def forward(self, waveform: torch.Tensor, attention_mask: torch.Tensor | None = None) -> BackboneOutput:
         mask = check_waveform_batch(waveform, attention_mask)
         waveform = waveform.masked_fill(~mask, 0.0)
         return self.encode(waveform, mask)
+
+
+def _checkpointed_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    forward = type(self).forward
+    if self.training and torch.is_grad_enabled():
+        from torch.utils.checkpoint import checkpoint
+
+        return checkpoint(forward, self, *args, use_reentrant=False, **kwargs)
+    return forward(self, *args, **kwargs)
+
+
+def checkpoint_layers(layers: nn.ModuleList) -> int:
+    """Run every layer's class ``forward`` under ``torch.utils.checkpoint`` (non-reentrant, so frozen layers
+    under LoRA still pass gradients; dropout replays the same RNG state). Only in train mode with grad
+    enabled, so inference is unchanged. Returns how many layers were newly wrapped.
+
+    The wrapper is a bound method set on the instance, like :func:`record_encoder_hidden_states`: module
+    names, state-dict keys and hooks stay as they were, and ``copy.deepcopy`` rebinds it to the copy.
+    """
+    wrapped = 0
+    for layer in layers:
+        current = layer.__dict__.get("forward")
+        if getattr(current, "__func__", None) is _checkpointed_forward:
+            continue
+        if current is not None:
+            raise BackboneError(
+                f"{type(layer).__name__} already has an instance-level forward; cannot wrap it"
+            )
+        layer.forward = types.MethodType(_checkpointed_forward, layer)
+        wrapped += 1
+    return wrapped
 
 
 def find_layer_list(model: nn.Module, num_layers: int) -> str:
@@ -175,6 +217,18 @@ class HFBackbone(Backbone):
         accepts_mask = "attention_mask" in inspect.signature(model.forward).parameters
         self.pass_attention_mask = pass_attention_mask and accepts_mask
 
+    def enable_gradient_checkpointing(self) -> str:
+        """The model's own ``activation_checkpointing_enable`` (``gradient_checkpointing_enable`` before
+        transformers 5.x) where it supports it, non-reentrant; other models get the generic layer wrapper."""
+        if not getattr(self.model, "supports_gradient_checkpointing", False):
+            return super().enable_gradient_checkpointing()
+        enable = getattr(self.model, "activation_checkpointing_enable", None)
+        if enable is not None:
+            enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        return "transformers"
+
     def _frame_mask(self, mask: torch.Tensor, num_frames: int) -> torch.Tensor:
         lengths = mask.sum(dim=-1)
         length_fn = getattr(self.model, "_get_feat_extract_output_lengths", None)
@@ -240,6 +294,7 @@ class BackboneConfig(DictConfig):
     revision: str | None = None
     trust_remote_code: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    gradient_checkpointing: bool = False
 
     def build(self) -> Backbone:
         return build_backbone(self)
@@ -276,7 +331,10 @@ def build_backbone(config: BackboneConfig | str, **overrides: Any) -> Backbone:
     elif overrides:
         config = BackboneConfig.from_dict({**config.to_dict(), **overrides})
     builder = _REGISTRY.get(config.name.lower(), build_hf_backbone)
-    return builder(config)
+    backbone = builder(config)
+    if config.gradient_checkpointing:
+        backbone.enable_gradient_checkpointing()
+    return backbone
 
 
 def _read_feature_extractor(source: str, config: BackboneConfig) -> Any | None:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from piano_eval.audio.backbones import BackboneConfig
 from piano_eval.audio.chunking import ChunkingConfig
@@ -25,6 +26,7 @@ from piano_eval.audio.lora import LoRAMultitaskModel, LoRASettings
 from piano_eval.heads import HeadConfig
 from piano_eval.losses import invariance_loss, piece_infonce_loss
 from piano_eval.training import ObjectiveConfig
+from piano_eval.training.schedule import configure_optimization
 
 Stage = Literal["self_supervised", "supervised"]
 STAGES: tuple[str, ...] = ("self_supervised", "supervised")
@@ -94,9 +96,11 @@ class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptatio
     def current_learning_rate(self) -> float:
         return self.self_supervised_learning_rate if self.stage == "self_supervised" else self.learning_rate
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        params = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.AdamW(params, lr=self.current_learning_rate(), weight_decay=self.weight_decay)
+    def configure_optimizers(self) -> torch.optim.Optimizer | OptimizerLRSchedulerConfig:
+        """The shared recipe at the current stage's rate; a schedule restarts its warmup at the switch."""
+        return configure_optimization(
+            self, self.param_groups(self.current_learning_rate()), self.weight_decay, self.schedule
+        )
 
     # ------------------------------------------------------------------------------------------ losses
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 
 from piano_eval.audio.backbones import BackboneConfig
@@ -27,6 +28,7 @@ from piano_eval.audio.models import AUDIO_CODERS, AudioPerformanceModule, check_
 from piano_eval.heads import HeadConfig
 from piano_eval.hub import PianoEvalHubMixin
 from piano_eval.training import ObjectiveConfig
+from piano_eval.training.schedule import configure_optimization
 
 
 def default_unfreeze_schedule(num_layers: int, every: int = 10, count: int = 4) -> dict[int, list[int]]:
@@ -139,7 +141,9 @@ class GradualUnfreezingModel(
                 features = block(features, mask) * keep
         return features, mask
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def param_groups(self, learning_rate: float) -> list[dict[str, Any]]:
+        """A ``"head"`` group (everything outside the scheduled layers) at ``learning_rate`` and one group per
+        scheduled layer at :meth:`layer_learning_rate` (times ``backbone_lr_ratio``), frozen or not yet."""
         scheduled = [k for layers in self.unfreeze_schedule.values() for k in layers]
         layer_params = {id(p) for k in scheduled for p in self.schedulable_layers[k - 1].parameters()}
         groups: list[dict[str, Any]] = [
@@ -147,16 +151,22 @@ class GradualUnfreezingModel(
                 "params": [
                     p for n, p in self.named_parameters() if p.requires_grad and id(p) not in layer_params
                 ],
-                "lr": self.learning_rate,
+                "lr": learning_rate,
                 "name": "head",
             }
         ]
+        scale = learning_rate / self.learning_rate * self.backbone_lr_ratio
         for k in sorted(scheduled, reverse=True):
             groups.append(
                 {
                     "params": list(self.schedulable_layers[k - 1].parameters()),
-                    "lr": self.layer_learning_rate(k),
+                    "lr": self.layer_learning_rate(k) * scale,
                     "name": f"layer_{k}",
                 }
             )
-        return torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+        return groups
+
+    def configure_optimizers(self) -> torch.optim.Optimizer | OptimizerLRSchedulerConfig:
+        return configure_optimization(
+            self, self.param_groups(self.learning_rate), self.weight_decay, self.schedule
+        )

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 
 from piano_eval.dimensions import dimension_names
@@ -30,6 +31,13 @@ from piano_eval.losses import regression_loss, uncertainty_weighted_sum
 from piano_eval.training.collate import feature_part
 from piano_eval.training.metrics import PairValidationMetrics, r2_metrics
 from piano_eval.training.objective import ObjectiveConfig, PerformanceObjective
+from piano_eval.training.schedule import (
+    HEAD_PREFIXES,
+    ScheduleConfig,
+    backbone_head_groups,
+    check_backbone_lr_ratio,
+    configure_optimization,
+)
 
 Stage = Literal["pretrain", "finetune"]
 STAGES: tuple[str, ...] = ("pretrain", "finetune")
@@ -37,7 +45,7 @@ M = TypeVar("M", bound=nn.Module)
 
 # Lightning checkpoints store hyper-parameters with the module; torch.load(weights_only=True) must be allowed
 # to rebuild these configs when a checkpoint is loaded with ``load_from_checkpoint``.
-torch.serialization.add_safe_globals([ObjectiveConfig, HeadConfig, HierarchicalConfig])
+torch.serialization.add_safe_globals([ObjectiveConfig, HeadConfig, HierarchicalConfig, ScheduleConfig])
 
 
 def load_pretrained_part(model_class: type[M], source: str, **expected: Any) -> M:
@@ -119,7 +127,14 @@ class PerformanceModule(HubComponentsMixin, L.LightningModule):
     ``val/pairwise_accuracy`` (+ ``_<dim>``), ``val/r2`` = mean of the per-dimension R² (+ ``val/r2_<dim>``)
     and ``val/r2_pooled``, with PercePiano's dimension names when there are 19 dimensions. Hub saving goes
     through the plain ``nn.Module`` models listed by :meth:`hub_components`.
+
+    Optimisation (:mod:`piano_eval.training.schedule`): AdamW at ``learning_rate``; ``schedule`` adds a
+    per-step warmup + cosine decay, and ``backbone_lr_ratio`` trains the encoder (everything outside the
+    scorer and the learned loss weights) at ``learning_rate * backbone_lr_ratio``. The defaults (no schedule,
+    ratio 1) keep one constant rate. Subclasses that build their own groups override :meth:`param_groups`.
     """
+
+    head_prefixes: tuple[str, ...] = HEAD_PREFIXES
 
     def __init__(
         self,
@@ -128,6 +143,8 @@ class PerformanceModule(HubComponentsMixin, L.LightningModule):
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
         super().__init__()
         if learning_rate <= 0:
@@ -136,6 +153,8 @@ class PerformanceModule(HubComponentsMixin, L.LightningModule):
         self.num_dimensions = self.head_config.num_dimensions
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.schedule = coerce_config(ScheduleConfig, schedule)
+        self.backbone_lr_ratio = check_backbone_lr_ratio(backbone_lr_ratio)
         self.scorer = PerformanceScorer(input_dim, self.head_config)
         self.objective = PerformanceObjective(coerce_config(ObjectiveConfig, objective) or ObjectiveConfig())
         self.validation_metrics = PairValidationMetrics(
@@ -262,13 +281,24 @@ class PerformanceModule(HubComponentsMixin, L.LightningModule):
             }
         return {"scores": self(batch).scores}
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        params = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+    def param_groups(self, learning_rate: float) -> list[dict[str, Any]]:
+        """Trainable parameters as optimizer groups: one at ``learning_rate``, or backbone/head groups when
+        ``backbone_lr_ratio != 1`` (:func:`~piano_eval.training.schedule.backbone_head_groups`)."""
+        return backbone_head_groups(
+            self.named_parameters(), learning_rate, self.backbone_lr_ratio, self.head_prefixes
+        )
+
+    def configure_optimizers(self) -> torch.optim.Optimizer | OptimizerLRSchedulerConfig:
+        return configure_optimization(
+            self, self.param_groups(self.learning_rate), self.weight_decay, self.schedule
+        )
 
 
 class EmbeddingPerformanceModule(PerformanceModule):
-    """Trains the head on cached frame embeddings: parts are ``{"features": [B,T,D], "mask": [B,T]}``."""
+    """Trains the head on cached frame embeddings: parts are ``{"features": [B,T,D], "mask": [B,T]}``.
+
+    There is no encoder, so only ``schedule`` (warmup + cosine) applies, not a backbone learning rate.
+    """
 
     def __init__(
         self,
@@ -277,8 +307,9 @@ class EmbeddingPerformanceModule(PerformanceModule):
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
     ) -> None:
-        super().__init__(input_dim, head, learning_rate, weight_decay, objective)
+        super().__init__(input_dim, head, learning_rate, weight_decay, objective, schedule)
         self.save_hyperparameters()
 
     def encode(self, part: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -309,8 +340,10 @@ class PretrainableModule(PerformanceModule):
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
-        super().__init__(input_dim, head, learning_rate, weight_decay, objective)
+        super().__init__(input_dim, head, learning_rate, weight_decay, objective, schedule, backbone_lr_ratio)
         self.stage: str = check_stage(stage)
 
     def set_stage(self, stage: Stage) -> None:
@@ -358,13 +391,16 @@ class HierarchicalMultiTaskModule(HubComponentsMixin, L.LightningModule):
     """Regression with the seed-001 stack: BiLSTM aggregator, per-dimension heads and an uncertainty-weighted
     per-dimension MSE (Kendall & Gal). Batches: ``{"features", "mask", "labels"}`` (+ ``"label_mask"``).
     Validation logs ``val/mse`` and the per-dimension R² (``val/r2`` = their mean, ``val/r2_<dim>``,
-    ``val/r2_pooled``). Hub saving: :meth:`save_components` writes the model under ``model/``."""
+    ``val/r2_pooled``). Hub saving: :meth:`save_components` writes the model under ``model/``.
+    ``schedule`` adds the per-step warmup + cosine decay (seed 001's recipe); features arrive precomputed, so
+    there is no backbone rate to separate."""
 
     def __init__(
         self,
         architecture: HierarchicalConfig,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
+        schedule: ScheduleConfig | None = None,
     ) -> None:
         super().__init__()
         if learning_rate <= 0:
@@ -375,6 +411,7 @@ class HierarchicalMultiTaskModule(HubComponentsMixin, L.LightningModule):
         self.names = dimension_names(config.num_dimensions)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.schedule = coerce_config(ScheduleConfig, schedule)
         self._validation: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def hub_components(self) -> dict[str, nn.Module]:
@@ -437,5 +474,6 @@ class HierarchicalMultiTaskModule(HubComponentsMixin, L.LightningModule):
     def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         return {"scores": self(batch["features"], batch.get("mask"))}
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+    def configure_optimizers(self) -> torch.optim.Optimizer | OptimizerLRSchedulerConfig:
+        groups = [{"params": list(self.parameters()), "lr": self.learning_rate}]
+        return configure_optimization(self, groups, self.weight_decay, self.schedule)
