@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
 import sys
 from collections.abc import Callable
@@ -371,3 +372,217 @@ def test_lightning_cli_fit_subcommand_trains_a_model_end_to_end(tmp_path) -> Non
     )
     assert cli.trainer.global_step == 3
     assert {"train/total", "train/ranking"} <= set(cli.trainer.callback_metrics)
+
+
+# --------------------------------------------------------------------------- piano-eval extract / evaluate / score
+
+
+@pytest.fixture(scope="module")
+def rated_folder(tmp_path_factory) -> Path:
+    from piano_eval.data.synthetic import SyntheticBenchmarkConfig, build_benchmark
+
+    root = tmp_path_factory.mktemp("rated")
+    build_benchmark(
+        root, SyntheticBenchmarkConfig(generated_pieces=3, performances_per_piece=2, bars=1), progress=False
+    )
+    return root
+
+
+def _saved_s3(data: Path, out: Path) -> Path:
+    from piano_eval.data.folder import load_rating_folder
+    from piano_eval.scoring import save_model_folder
+
+    dims, _ = load_rating_folder(data, scale="0-1")
+    torch.manual_seed(0)
+    model = ContinuousPerformanceModel(
+        encoder_dim=16,
+        num_layers=1,
+        num_heads=2,
+        max_frames=512,
+        code_dim=8,
+        codebook_entries=4,
+        head={"hidden_dim": 16, "projection_dim": 8, "num_dimensions": len(dims), "dropout": 0.1},
+    )
+    return save_model_folder(model, out, "continuous", dims)
+
+
+def _saved_audio(data: Path, out: Path) -> Path:
+    from piano_eval.audio.backbones import BackboneConfig
+    from piano_eval.data.folder import load_rating_folder
+    from piano_eval.scoring import save_model_folder
+
+    dims, _ = load_rating_folder(data, scale="0-1")
+    torch.manual_seed(0)
+    backbone = BackboneConfig(
+        name="logmel", options={"hidden_size": 16, "num_layers": 1, "num_heads": 2, "n_mels": 16}
+    )
+    model = GradualUnfreezingModel(
+        backbone,
+        head={"hidden_dim": 16, "projection_dim": 8, "num_dimensions": len(dims), "dropout": 0.1},
+        unfreeze_schedule={0: [1]},
+        adapter_layers=1,
+        adapter_heads=2,
+    )
+    return save_model_folder(model, out, "waveform", dims)
+
+
+def _run(args: list[str], capsys) -> tuple[int, str, str]:
+    from piano_eval.cli import main
+
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("command", "phrases"),
+    [
+        ("extract", ["Resumable", "atomic", "performances.json", "--model", "logmel"]),
+        ("evaluate", ["results.json", "compare", "comparator", "--split"]),
+        ("score", ["Monte-Carlo", "aggregate", "--weight", "--plot", "exit code 2"]),
+    ],
+)
+def test_piano_eval_help_explains_the_new_commands(command, phrases, capsys) -> None:
+    from piano_eval.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in phrases:
+        assert phrase in text, phrase
+
+
+def test_piano_eval_extract_caches_every_performance_and_resumes(rated_folder, tmp_path, capsys) -> None:
+    from piano_eval.audio.cache import EmbeddingCache
+
+    model = _saved_audio(rated_folder, tmp_path / "audio-model")
+    args = [
+        "extract",
+        str(rated_folder),
+        "--model",
+        str(model),
+        "--out",
+        str(tmp_path / "cache"),
+        "--no-progress",
+    ]
+    code, out, _ = _run(args, capsys)
+    assert code == 0 and out.startswith("6 performances cached in")
+    (root,) = (tmp_path / "cache").iterdir()
+    index = json.loads((root / "performances.json").read_text())
+    assert sorted(index) == [f"gen-00{i}-p0{j}" for i in range(3) for j in range(2)]
+    cache = EmbeddingCache.open(root)
+    assert sorted(cache.keys()) == sorted(entry["key"] for entry in index.values())
+    assert all(cache.read(entry["key"]).shape[1] == 16 for entry in index.values())
+    cached = cache.keys()
+    stamps = {key: cache.entry_path(key).stat().st_mtime_ns for key in cached}
+    dropped = sorted(stamps)[0]
+    cache.entry_path(dropped).unlink()  # as if the run had been killed before this entry
+    assert _run(args, capsys)[0] == 0
+    assert cache.entry_path(dropped).is_file()
+    assert all(cache.entry_path(k).stat().st_mtime_ns == t for k, t in stamps.items() if k != dropped)
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temporary files left behind
+
+
+def test_piano_eval_evaluate_writes_results_that_compare_reads(rated_folder, tmp_path, capsys) -> None:
+    from piano_eval.evaluate import EvaluationResult
+
+    model = _saved_s3(rated_folder, tmp_path / "S3-tiny")
+    code, out, err = _run(
+        ["evaluate", str(model), str(rated_folder), "--out", str(tmp_path / "eval")], capsys
+    )
+    assert code == 0, err
+    assert out.startswith("S3-tiny: pairwise")
+    payload = json.loads((tmp_path / "eval" / "results.json").read_text())
+    (result,) = [EvaluationResult.from_dict(item) for item in payload["results"]]
+    assert result.name == "S3-tiny" and result.dimensions == (
+        "timing",
+        "dynamics",
+        "articulation",
+        "pedal",
+        "notes",
+    )
+    assert sorted(payload["predictions"]) == ["gen-001-p00", "gen-001-p01"]  # the test split only
+    assert all(0 < v < 1 for scores in payload["predictions"].values() for v in scores.values())
+    assert 0.0 <= result.pairwise <= 1.0 and len(result.r2_per_dimension) == 5
+    assert (tmp_path / "eval" / "report.md").is_file() and (
+        tmp_path / "eval" / "r2_per_dimension.png"
+    ).is_file()
+    code, out, _ = _run(
+        ["compare", str(tmp_path / "eval" / "results.json"), "--out", str(tmp_path / "cmp")], capsys
+    )
+    assert code == 0 and "S3-tiny" in out
+    code, _, err = _run(
+        ["evaluate", str(model), str(rated_folder), "--split", "val", "--out", str(tmp_path / "v")], capsys
+    )
+    assert code == 0, err
+
+
+def test_piano_eval_score_prints_scores_json_and_a_plot(rated_folder, tmp_path, capsys) -> None:
+    model = _saved_s3(rated_folder, tmp_path / "m")
+    audio = rated_folder / "audio/gen-000/gen-000-p00.flac"
+    midi = rated_folder / "midi/gen-000/gen-000-p00.mid"
+    base = ["score", str(audio), "--midi", str(midi), "--model", str(model), "--samples", "8"]
+    code, out, err = _run(
+        [*base, "--weight", "timing=3", "--json", "--plot", str(tmp_path / "s.png")], capsys
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    dims = result["dimensions"]
+    assert list(dims) == ["timing", "dynamics", "articulation", "pedal", "notes"]
+    assert dims["timing"]["weight"] == pytest.approx(3 / 7) and dims["pedal"]["weight"] == pytest.approx(
+        1 / 7
+    )
+    assert result["aggregate"]["score"] == pytest.approx(sum(d["score"] * d["weight"] for d in dims.values()))
+    assert all(d["std"] > 0 for d in dims.values()) and result["aggregate"]["std"] > 0
+    assert sum(result["timeline"]["attention"]) == pytest.approx(1.0, abs=1e-5)
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = _run(base, capsys)
+    assert code == 0 and "aggregate" in out and "weak passage:" in out and "±" in out
+    code, _, err = _run(["score", str(audio), "--model", str(model)], capsys)
+    assert code == 2 and "--midi" in err
+    code, _, err = _run([*base, "--weight", "tone=1"], capsys)
+    assert code == 2 and "no dimension 'tone'" in err
+
+
+def _bad_inputs(folder: Path, tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
+    import numpy as np
+    import soundfile as sf
+    import symusic
+
+    audio = folder / "audio/gen-000/gen-000-p00.flac"
+    midi = folder / "midi/gen-000/gen-000-p00.mid"
+    symusic.Score().dump_midi(str(tmp / "empty.mid"))
+    rng = np.random.default_rng(0)
+    sf.write(tmp / "long.wav", 0.1 * rng.standard_normal(16000 * 10).astype(np.float32), 16000)
+    sf.write(tmp / "silent.wav", np.zeros(16000 * 3, dtype=np.float32), 16000)
+    (tmp / "corrupt.flac").write_bytes(b"fLaC" + bytes(200))
+    return {
+        "midi without notes": ([str(audio), "--midi", str(tmp / "empty.mid")], ["empty.mid", "no notes"]),
+        "length mismatch": (
+            [str(tmp / "long.wav"), "--midi", str(midi)],
+            ["lasts 10.00 s", f"{midi} lasts 2."],
+        ),
+        "corrupt audio": ([str(tmp / "corrupt.flac"), "--midi", str(midi)], ["corrupt.flac", "cannot"]),
+        "silent audio": ([str(tmp / "silent.wav"), "--midi", str(midi)], ["silent.wav", "silent"]),
+    }
+
+
+@pytest.mark.parametrize("case", ["midi without notes", "length mismatch", "corrupt audio", "silent audio"])
+def test_piano_eval_score_bad_input_is_one_line_and_exit_code_2(case, rated_folder, tmp_path, capsys) -> None:
+    model = _saved_s3(rated_folder, tmp_path / "m")
+    files, phrases = _bad_inputs(rated_folder, tmp_path)[case]
+    code, out, err = _run(["score", *files, "--model", str(model)], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("piano-eval score: error: ") and err.count("\n") == 1
+    for phrase in phrases:
+        assert phrase in err, (phrase, err)
+
+
+def test_piano_eval_model_folder_without_sidecar_is_a_clear_error(rated_folder, tmp_path, capsys) -> None:
+    torch.manual_seed(0)
+    EmbeddingPerformanceModule(input_dim=8, **TINY_HEAD).save_components(tmp_path / "bare")
+    code, _, err = _run(
+        ["evaluate", str(tmp_path / "bare"), str(rated_folder), "--out", str(tmp_path / "e")], capsys
+    )
+    assert code == 2 and "piano_eval_model.json" in err and err.count("\n") == 1

@@ -1,7 +1,9 @@
-"""``piano-eval``: build and run the synthetic benchmark, evaluate and compare models.
+"""``piano-eval``: build and run the synthetic benchmark, cache embeddings, evaluate, score and compare models.
 
 Training itself goes through LightningCLI configs (``uv run train fit -c apps/train/configs/piano-eval/…``);
-this command covers the jobs around it.
+this command covers the jobs around it. A MODEL is a folder written by
+``piano_eval.scoring.save_model_folder`` (components + piano_eval_model.json recording the class, the input
+kind and the dimension names).
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
     return value
+
+
+def _layers(text: str):
+    from piano_eval.audio.extract import parse_layers
+
+    return parse_layers(text)
 
 
 def _benchmark(args: argparse.Namespace) -> int:
@@ -75,6 +83,172 @@ def _compare(args: argparse.Namespace) -> int:
         winner=select_winner(candidates) if candidates else None,
     )
     print(report.read_text())
+    return 0
+
+
+def _weight(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=WEIGHT, got {text!r}")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"weight of {name!r} is not a number: {value!r}") from None
+
+
+def _split(performances: list, split: str, root: Path) -> list:
+    if split == "all":
+        return performances
+    chosen = [p for p in performances if p.split == split]
+    if not chosen:
+        found = sorted({str(p.split) for p in performances})
+        raise ValueError(f"{root}: no performances in split {split!r} (splits present: {found})")
+    return chosen
+
+
+def _extract(args: argparse.Namespace) -> int:
+    import torch
+    from shared_audio_core.files import atomic_write_text
+
+    from piano_eval.audio.backbones import BackboneConfig
+    from piano_eval.audio.cache import extract_embeddings
+    from piano_eval.audio.chunking import ChunkingConfig
+    from piano_eval.audio.encoder import AudioEncoder
+    from piano_eval.audio.models import default_layers
+    from piano_eval.data.folder import load_rating_folder
+    from piano_eval.scoring import SIDECAR, load_model_folder
+
+    _, performances = load_rating_folder(args.data, scale=args.scale)
+    performances = _split(performances, args.split, args.data)
+    with_audio = [p for p in performances if p.audio_path is not None]
+    if not with_audio:
+        raise ValueError(f"{args.data}: no performance has an audio file to embed")
+    model_dir = Path(args.model)
+    if (model_dir / SIDECAR).is_file():
+        encoder = getattr(load_model_folder(model_dir).model, "encoder", None)
+        if not isinstance(encoder, AudioEncoder):
+            raise ValueError(f"{model_dir}: the model has no audio encoder to extract embeddings with")
+    else:  # a backbone: registry name or Hugging Face id / directory; seeded so random init is reproducible
+        torch.manual_seed(args.seed)
+        backbone = BackboneConfig(name=args.model).build()
+        layers = args.layers or default_layers(backbone.num_layers)
+        encoder = AudioEncoder(backbone, layers, ChunkingConfig(args.chunk_seconds, args.max_chunks))
+    encoder = encoder.to(args.device)
+    entries = extract_embeddings(
+        [p.audio_path for p in with_audio],
+        encoder,
+        args.out,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    root = entries[0].path.parent
+    index_path = root / "performances.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    for performance, entry in zip(with_audio, entries, strict=True):
+        index[performance.performance_id] = {
+            "key": entry.content_hash,
+            "piece_id": performance.piece_id,
+            "split": performance.split,
+            "audio": str(performance.audio_path),
+        }
+    atomic_write_text(index_path, json.dumps(index, indent=2, sort_keys=True) + "\n")
+    skipped = len(performances) - len(with_audio)
+    print(
+        f"{len(entries)} performances cached in {root}"
+        + (f" ({skipped} without audio skipped)" if skipped else "")
+        + f"; keys by performance in {index_path}"
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+    from shared_audio_core.files import atomic_write_text
+
+    from piano_eval.benchmark.runner import predict
+    from piano_eval.data.folder import load_rating_folder
+    from piano_eval.data.inputs import input_loader, part_collate, reads
+    from piano_eval.evaluate import evaluate_scores
+    from piano_eval.scoring import load_model_folder
+
+    saved = load_model_folder(args.model)
+    dims, performances = load_rating_folder(args.data, dimensions=saved.dimensions, scale=args.scale)
+    performances = _split(performances, args.split, args.data)
+    source = reads(saved.input_kind)
+    paths = [p.midi_path if source == "midi" else p.audio_path for p in performances]
+    missing = [p.performance_id for p, path in zip(performances, paths, strict=True) if path is None]
+    if missing:
+        raise ValueError(f"{saved.name} reads {source}; no {source} file for {missing[:5]}")
+    inputs = input_loader(saved.input_kind)(paths)
+    pieces = [p.piece_id for p in performances]
+    scores, logits = predict(
+        saved.model, inputs, part_collate(saved.input_kind), pieces, batch_size=args.batch_size
+    )
+    targets = np.stack([p.labels for p in performances])
+    result = evaluate_scores(saved.name, scores, targets, pieces, dims, pair_logits=logits)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    predictions = {
+        "predictions": {
+            p.performance_id: dict(zip(dims, map(float, row), strict=True))
+            for p, row in zip(performances, scores, strict=True)
+        },
+    }
+    report = write_report(
+        out,
+        [result],
+        title=f"piano-eval evaluation: {saved.name}",
+        predictions={saved.name: (scores, targets)},
+        notes=[
+            f"{len(performances)} performances of split '{args.split}' in {args.data} "
+            f"({len(set(pieces))} pieces); model {args.model} reads '{saved.input_kind}' inputs.",
+            "Pairwise accuracy over within-piece pairs (|Δ| ≥ 0.05) from the model's comparator logits; "
+            "R² = mean of per-dimension R².",
+        ],
+    )
+    # write_report's results.json ({"title", "results"}) plus each performance's predicted scores
+    payload = {**json.loads((out / "results.json").read_text()), **predictions}
+    atomic_write_text(out / "results.json", json.dumps(payload, indent=2) + "\n")
+    print(f"{saved.name}: pairwise {result.pairwise:.3f}, R² {result.r2:.3f}; report {report}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from piano_eval.scoring import load_model_folder, score_performance
+
+    saved = load_model_folder(args.model)
+    result = score_performance(
+        saved,
+        args.audio,
+        args.midi,
+        args.score,
+        weights=dict(args.weights or []),
+        samples=args.samples,
+        seed=args.seed,
+        window=args.window,
+        passages=args.passages,
+    )
+    if args.plot is not None:
+        from piano_eval.scoring.plot import plot_score
+
+        plot_score(result, args.plot)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    width = max(len(d) for d in result.dimensions)
+    print(f"{result.source} ({result.duration:.1f} s) scored by {result.model}")
+    for k, name in enumerate(result.dimensions):
+        spread = "" if result.std is None else f" ± {result.std[k]:.3f}"
+        print(f"  {name:<{width}}  {result.scores[k]:.3f}{spread}  (weight {result.weights[k]:.2f})")
+    spread = "" if result.aggregate_std is None else f" ± {result.aggregate_std:.3f}"
+    print(f"  {'aggregate':<{width}}  {result.aggregate:.3f}{spread}")
+    print(f"uncertainty: {result.uncertainty}")
+    for passage in result.timeline.weakest:
+        print(f"weak passage: {passage.start:.1f}–{passage.end:.1f} s (local score {passage.score:.3f})")
+    if args.plot is not None:
+        print(f"plot: {args.plot}")
     return 0
 
 
@@ -156,22 +330,146 @@ def build_parser() -> argparse.ArgumentParser:
         help="names that are listed but never win (default: the three baselines)",
     )
     compare.set_defaults(run=_compare)
+
+    extract = sub.add_parser(
+        "extract",
+        help="embedding cache of every performance's audio in a dataset folder (resumable)",
+        description="Embed the audio of every performance listed in DATA/ratings.csv with a frozen encoder into "
+        "the safetensors cache of piano_eval.audio.cache (CACHE/<config-key>/<sha256 of the file>.safetensors), "
+        "with a progress bar. Resumable: finished entries are kept and every write is atomic, so rerunning after "
+        "an interruption only embeds what is missing. CACHE/<config-key>/performances.json maps each "
+        "performance id to its cache key.",
+    )
+    extract.add_argument(
+        "data",
+        type=Path,
+        metavar="DATA",
+        help="dataset folder with ratings.csv (piano-eval synthesize writes one)",
+    )
+    extract.add_argument(
+        "--model",
+        required=True,
+        help="a saved model folder whose audio encoder to use, or a backbone: registry name (muq, mert, "
+        "mert-330m, logmel) or Hugging Face id / local checkpoint directory",
+    )
+    extract.add_argument("--out", type=Path, required=True, metavar="CACHE", help="cache root folder")
+    extract.add_argument(
+        "--split", default="all", choices=["all", "train", "val", "test"], help="which split (default: all)"
+    )
+    extract.add_argument(
+        "--scale", default="0-1", choices=["0-1", "1-7"], help="rating scale of ratings.csv (default: 0-1)"
+    )
+    extract.add_argument(
+        "--layers",
+        type=_layers,
+        default=None,
+        help="backbone layers: '12' single, '9-12' mean (default: top four), '6,12' concat",
+    )
+    extract.add_argument(
+        "--chunk-seconds", type=float, default=30.0, help="chunk length for long audio (default: 30)"
+    )
+    extract.add_argument(
+        "--max-chunks", type=_positive_int, default=8, help="chunks per backbone call (default: 8)"
+    )
+    extract.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    extract.add_argument(
+        "--seed", type=int, default=0, help="seed of a randomly initialised backbone (default: 0)"
+    )
+    extract.add_argument("--overwrite", action="store_true", help="recompute entries that already exist")
+    extract.add_argument("--no-progress", action="store_true", help="no progress bar")
+    extract.set_defaults(run=_extract)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="score one split of a dataset folder with a saved model; write results.json and the report",
+        description="Load a saved model folder, predict every performance of the split from the file its input "
+        "kind reads (MIDI or audio), compute the metrics suite of piano_eval.evaluate.evaluate_scores "
+        "(within-piece pairwise accuracy from the model's comparator logits, R² per dimension, correlations, "
+        "errors, calibration) and write OUT/results.json (the format 'piano-eval compare' reads) with "
+        "OUT/report.md and its figures.",
+    )
+    evaluate.add_argument(
+        "model", type=Path, help="saved model folder (piano_eval.scoring.save_model_folder)"
+    )
+    evaluate.add_argument("data", type=Path, help="dataset folder with ratings.csv")
+    evaluate.add_argument(
+        "--split", default="test", choices=["all", "train", "val", "test"], help="which split (default: test)"
+    )
+    evaluate.add_argument(
+        "--scale", default="0-1", choices=["0-1", "1-7"], help="rating scale of ratings.csv (default: 0-1)"
+    )
+    evaluate.add_argument(
+        "--out", type=Path, required=True, help="folder for results.json, report.md, figures"
+    )
+    evaluate.add_argument(
+        "--batch-size", type=_positive_int, default=16, help="inference batch (default: 16)"
+    )
+    evaluate.set_defaults(run=_evaluate)
+
+    score = sub.add_parser(
+        "score",
+        help="score one performance: per-dimension scores ± uncertainty, aggregate, weakest passages",
+        description="Score one recording with a saved model. Prints each dimension's score in [0, 1] with its "
+        "Monte-Carlo-dropout spread, a weighted aggregate (equal weights unless --weight is given) and the "
+        "lowest-scoring passages; --plot draws the scores and the model's attention over time with those "
+        "passages shaded. Symbolic models read --midi; when audio and MIDI are both given their lengths must "
+        "agree (within 2 s or 10 %). Bad files (no notes, corrupt or silent audio, mismatched lengths) "
+        "stop with a one-line error and exit code 2.",
+    )
+    score.add_argument("audio", type=Path, help="the performance's audio file (wav, flac, …)")
+    score.add_argument(
+        "--midi", type=Path, default=None, help="the performance's MIDI (needed by symbolic models)"
+    )
+    score.add_argument(
+        "--score",
+        type=Path,
+        default=None,
+        help="the piece's score MIDI (checked; no saved input kind reads it yet)",
+    )
+    score.add_argument("--model", type=Path, required=True, help="saved model folder")
+    score.add_argument(
+        "--weight",
+        dest="weights",
+        type=_weight,
+        action="append",
+        metavar="NAME=W",
+        help="aggregate weight of a dimension (repeatable; unnamed dimensions weigh 1, 0 leaves one out)",
+    )
+    score.add_argument(
+        "--json", action="store_true", help="print the full result (timeline included) as JSON"
+    )
+    score.add_argument(
+        "--plot", type=Path, default=None, metavar="OUT.png", help="write the score/attention figure"
+    )
+    score.add_argument(
+        "--samples", type=_positive_int, default=30, help="Monte-Carlo dropout passes (default: 30; 1 = none)"
+    )
+    score.add_argument("--seed", type=int, default=0, help="seed of the dropout draws (default: 0)")
+    score.add_argument(
+        "--window", type=float, default=2.0, help="length of a weak passage in seconds (default: 2)"
+    )
+    score.add_argument("--passages", type=int, default=3, help="how many weak passages to mark (default: 3)")
+    score.set_defaults(run=_score)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from piano_eval.data.errors import DatasetLayoutError, FoldLeakError, LabelFileError
-    from piano_eval.data.synthetic import ScoreError
+    from shared_audio_core.audio import AudioError
+
+    from piano_eval.audio.backbones import BackboneError
+    from piano_eval.audio.cache import EmbeddingCacheError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (DatasetLayoutError, LabelFileError, FoldLeakError, ScoreError, FileNotFoundError) as exc:
-        print(f"piano-eval {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # bad settings (e.g. fewer than two performances per piece)
-        print(f"piano-eval {args.command}: error: {exc}", file=sys.stderr)
+    # every expected failure is a one-line message and exit code 2: bad data folders or label files
+    # (DatasetLayoutError, LabelFileError, FoldLeakError), bad input files (InputFileError: no notes, corrupt
+    # or silent audio, length mismatch), bad model folders (ModelFolderError), bad scores (ScoreError) and
+    # bad settings are all ValueErrors; audio decoding, backbones and the cache have their own bases.
+    except (ValueError, FileNotFoundError, AudioError, BackboneError, EmbeddingCacheError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"piano-eval {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -39,6 +39,7 @@ from piano_eval.evaluate import (
     select_winner,
     write_report,
 )
+from piano_eval.scoring import save_model_folder
 from piano_eval.training import PerformanceModule, PerformancePairDataset, make_pair_collate
 
 from .families import Family, get_family
@@ -278,7 +279,7 @@ def run_benchmark(
         result = replace(
             result, extra={"train_seconds": round(time.perf_counter() - t0, 1), "epochs": config.epochs[name]}
         )
-        model.save_components(out / "models" / name)
+        save_model_folder(model, out / "models" / name, family.input_kind, dims)
         atomic_write_text(saved, json.dumps({"result": result.to_dict(), "predictions": scores.tolist()}))
         results.append(result)
         scatter[name] = (scores, targets)

@@ -13,3 +13,27 @@ class LabelFileError(ValueError):
 
 class FoldLeakError(ValueError):
     """Two folds share a piece (piece-disjoint folds are the point of cross-validation by piece)."""
+
+
+class InputFileError(ValueError):
+    """A performance's audio or MIDI file cannot be used as model input; the message names the file."""
+
+
+class UnreadableMidiError(InputFileError):
+    """The file is not a MIDI file symusic can parse (missing, truncated, another format)."""
+
+
+class EmptyMidiError(InputFileError):
+    """The MIDI file parses but holds no notes: there is nothing to score."""
+
+
+class UnreadableAudioError(InputFileError):
+    """The audio file is missing, corrupt, truncated, empty or not audio."""
+
+
+class SilentAudioError(InputFileError):
+    """The audio decodes but is (near) digital silence: a scorer would rate an empty recording."""
+
+
+class LengthMismatchError(InputFileError):
+    """Audio and performance MIDI given together differ in length: they are probably not the same take."""
