@@ -180,3 +180,25 @@ def test_performance_scorer_hub_round_trip_with_model_card(tmp_path):
     x = torch.randn(2, 3, 6)
     assert torch.equal(loaded(x).scores, scorer(x).scores)
     assert loaded.head.regression.out_features == 3
+
+
+def test_statistics_pooling_feeds_the_attention_weighted_mean_and_spread():
+    from piano_eval.heads import HeadConfig, PerformanceHead
+
+    torch.manual_seed(0)
+    head = PerformanceHead(
+        4, HeadConfig(hidden_dim=8, projection_dim=4, num_dimensions=2, pooling="attention_stats")
+    )
+    x = torch.randn(1, 5, 4)
+    mask = torch.tensor([[True, True, True, False, False]])
+    seen = {}
+    head.encoder.register_forward_hook(lambda module, inputs, output: seen.update(pooled=inputs[0]))
+    for scale in (1.0, 2.0):  # louder frames: the spread half grows with them (attention re-weights)
+        out = head(scale * x, mask)
+        w = out.attention[0, :3]
+        mean = (w[:, None] * scale * x[0, :3]).sum(0)
+        std = torch.sqrt((w[:, None] * (scale * x[0, :3] - mean) ** 2).sum(0) + 1e-6)
+        assert torch.allclose(seen["pooled"][0], torch.cat([mean, std]), atol=1e-5)
+        assert torch.allclose(out.attention[0, 3:], torch.zeros(2))  # padded frames take no part
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        HeadConfig(pooling="max")

@@ -29,6 +29,9 @@ def _check_sizes(config: object) -> None:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
 
+POOLINGS: tuple[str, ...] = ("attention", "attention_stats")
+
+
 @dataclass
 class HeadConfig(DictConfig):
     """Sizes of the shared performance head (the original's A/S/F defaults: hidden 512, projection 256)."""
@@ -37,9 +40,15 @@ class HeadConfig(DictConfig):
     projection_dim: int = 256
     num_dimensions: int = NUM_PERCEPIANO_DIMENSIONS
     dropout: float = 0.2
+    # "attention": the attention-weighted mean of the frames; "attention_stats": that mean and the
+    # attention-weighted standard deviation (x-vector statistics pooling), so spread-type qualities
+    # (uneven dynamics, irregular timing) reach the head without the encoder having to encode them per frame.
+    pooling: str = "attention"
 
     def __post_init__(self) -> None:
         _check_sizes(self)
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
 
 
 @dataclass
@@ -133,8 +142,10 @@ class PerformanceHead(nn.Module):
         self.input_dim = input_dim
         hidden = config.hidden_dim
         self.pooling = AttentionPooling(input_dim)
+        self.with_stats = config.pooling == "attention_stats"
+        pooled_dim = 2 * input_dim if self.with_stats else input_dim
         self.encoder = nn.Sequential(
-            _mlp_block(input_dim, hidden, config.dropout), _mlp_block(hidden, hidden, config.dropout)
+            _mlp_block(pooled_dim, hidden, config.dropout), _mlp_block(hidden, hidden, config.dropout)
         )
         self.projection = nn.Sequential(
             nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, config.projection_dim)
@@ -147,6 +158,9 @@ class PerformanceHead(nn.Module):
                 f"features have width {x.shape[-1]}, the head expects input_dim={self.input_dim}"
             )
         pooled, attention = self.pooling(x, mask)
+        if self.with_stats:
+            variance = torch.einsum("bt,btd->bd", attention, (x - pooled.unsqueeze(1)) ** 2)
+            pooled = torch.cat([pooled, torch.sqrt(variance + 1e-6)], dim=-1)
         z = self.encoder(pooled)
         return HeadOutput(z, self.projection(z), torch.sigmoid(self.regression(z)), attention)
 
