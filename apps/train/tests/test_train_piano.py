@@ -34,6 +34,8 @@ NEEDS: dict[str, dict[str, str]] = {
 EXTRA: dict[str, tuple[str, ...]] = {
     # both stages in 2 epochs: self-supervised in epoch 0, supervised from epoch 1
     "a2_staged": ("--trainer.max_epochs=2", "--model.init_args.supervised_start_epoch=1"),
+    # the recipe warms up over 200 steps; the tiny folder's run has a handful
+    "n_notes": ("--model.init_args.schedule.warmup_steps=1",),
 }
 CACHED = {"embedding_head"}  # needs an embedding cache: its own test below
 # over 10 s on their own: A2's augmentation (impulse responses) and 2 epochs; fusion trains A1 and S3 first

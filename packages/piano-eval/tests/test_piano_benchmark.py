@@ -80,17 +80,25 @@ def test_benchmark_end_to_end_writes_the_report_and_resumes(tmp_path):
         data=SyntheticBenchmarkConfig(
             generated_pieces=4, performances_per_piece=3, bars=1, split_fractions=(0.5, 0.25, 0.25)
         ),
-        epochs={"S1-remi": 1, "S3-continuous": 1, "A-logmel": 1},
+        epochs={"S1-remi": 1, "S3-continuous": 1, "N-notes": 1, "A-logmel": 1},
         threads=1,
     )
     lines: list[str] = []
     report = run_benchmark(tmp_path, config, progress=False, log=lines.append)
     text = report.read_text()
-    for name in ("S1-remi", "S3-continuous", "A-logmel", "random", "train_mean", "linear_audio_features"):
+    for name in (
+        "S1-remi",
+        "S3-continuous",
+        "N-notes",
+        "A-logmel",
+        "random",
+        "train_mean",
+        "linear_audio_features",
+    ):
         assert f"| {name} |" in text
     assert "**Winner:" in text and (tmp_path / "report" / "pairwise_per_dimension.png").exists()
     results = json.loads((tmp_path / "report" / "results.json").read_text())["results"]
-    assert {r["name"] for r in results} >= {"S1-remi", "S3-continuous", "A-logmel"}
+    assert {r["name"] for r in results} >= {"S1-remi", "S3-continuous", "N-notes", "A-logmel"}
     assert all(0.0 <= r["pairwise"] <= 1.0 for r in results)
     assert (tmp_path / "models" / "S3-continuous" / "scorer" / "model.safetensors").exists()
     stamp = (tmp_path / "results" / "S1-remi.json").stat().st_mtime_ns

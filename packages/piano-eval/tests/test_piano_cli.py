@@ -32,6 +32,7 @@ from piano_eval.fusion import FusedPerformanceModule
 from piano_eval.heads import HeadConfig
 from piano_eval.symbolic.continuous import ContinuousPerformanceModel
 from piano_eval.symbolic.gnn import HeteroScoreGraphEncoder, ScoreGraphModule
+from piano_eval.symbolic.notes import NoteSequenceModel
 from piano_eval.symbolic.remi_transformer import RemiTransformerModule
 from piano_eval.training import EmbeddingPerformanceModule, HierarchicalMultiTaskModule
 
@@ -90,6 +91,11 @@ def _check_continuous(model: ContinuousPerformanceModel) -> None:
     assert [branch.kernel_size[0] for branch in model.encoder.conv.branches] == [3, 5]
     assert (model.gumbel_start, model.gumbel_end, model.gumbel_decay) == (2.0, 0.5, 0.99)
     assert model.stage == "pretrain"
+
+
+def _check_notes(model: NoteSequenceModel) -> None:
+    assert model.encoder.input_channels == 16 and len(model.encoder.transformer.layers) == 1
+    assert model.scorer.head.with_stats and model.schedule.warmup_steps == 10
 
 
 def _check_fused(model: FusedPerformanceModule) -> None:
@@ -200,6 +206,21 @@ CASES: dict[type[L.LightningModule], tuple[dict[str, Any], Callable[[Any], None]
         },
         _check_continuous,
     ),
+    NoteSequenceModel: (
+        {
+            "encoder_dim": 16,
+            "num_layers": 1,
+            "num_heads": 2,
+            "schedule": {"warmup_steps": 10, "min_lr_ratio": 0.1},
+            "head": {
+                "hidden_dim": 16,
+                "projection_dim": 8,
+                "num_dimensions": 3,
+                "pooling": "attention_stats",
+            },
+        },
+        _check_notes,
+    ),
     FusedPerformanceModule: (
         {
             "audio_dim": 8,
@@ -264,6 +285,7 @@ CLASS_PATHS: dict[type[L.LightningModule], str] = {
     RemiTransformerModule: "piano_eval.symbolic.RemiTransformerModule",
     ScoreGraphModule: "piano_eval.symbolic.ScoreGraphModule",
     ContinuousPerformanceModel: "piano_eval.symbolic.ContinuousPerformanceModel",
+    NoteSequenceModel: "piano_eval.symbolic.NoteSequenceModel",
     FusedPerformanceModule: "piano_eval.fusion.FusedPerformanceModule",
 }
 

@@ -163,3 +163,27 @@ def test_config_errors():
         SyntheticBenchmarkConfig(generated_pieces=2)
     with pytest.raises(ValueError, match="unknown"):
         SyntheticBenchmarkConfig(augmentation="concert_hall_on_mars")
+
+
+def test_one_dimension_benchmark_degrades_only_that_dimension_with_the_same_draws():
+    for seed in range(20):
+        full = Degradation.sample(np.random.default_rng(seed), 0.25)
+        timing_only = Degradation.sample(np.random.default_rng(seed), 0.25, ("timing",))
+        assert timing_only == Degradation(timing=full.timing)
+    with pytest.raises(ValueError, match="non-empty subset"):
+        Degradation.sample(np.random.default_rng(0), 0.25, ("tempo",))
+    with pytest.raises(ValueError, match=r"degraded_dimensions must be a non-empty subset.*\['loudness'\]"):
+        SyntheticBenchmarkConfig(degraded_dimensions=("loudness",))
+
+
+def test_a_folder_built_before_a_config_field_existed_still_resumes(tmp_path):
+    config = SyntheticBenchmarkConfig(generated_pieces=3, performances_per_piece=2, bars=1)
+    build_benchmark(tmp_path, config, progress=False)
+    meta = json.loads((tmp_path / "benchmark.json").read_text())
+    del meta["config"]["degraded_dimensions"]  # as written by the earlier version
+    (tmp_path / "benchmark.json").write_text(json.dumps(meta))
+    assert len(build_benchmark(tmp_path, config, progress=False)) == 6
+    with pytest.raises(ValueError, match="different config"):
+        build_benchmark(
+            tmp_path, SyntheticBenchmarkConfig(**{**vars(config), "degraded_dimensions": ("pedal",)})
+        )

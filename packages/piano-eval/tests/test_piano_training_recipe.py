@@ -72,6 +72,13 @@ def test_schedule_equals_transformers_cosine_with_min_lr() -> None:
     assert scheduled_lrs(ScheduleConfig(5, min_lr_ratio=0.05), 30, 31, lr=2e-4) == pytest.approx(expected)
 
 
+def test_warmup_fraction_scales_the_warmup_with_the_run() -> None:
+    for total in (50, 1000):
+        lrs = scheduled_lrs(ScheduleConfig(warmup_fraction=0.1), total=total, steps=total)
+        assert lrs == pytest.approx([1e-3 * hand_factor(s, total // 10, total, 0.0) for s in range(total)])
+        assert lrs[total // 10] == pytest.approx(1e-3)  # the peak a tenth of the way in
+
+
 def test_without_warmup_the_decay_starts_at_the_first_step() -> None:
     factor = WarmupCosine(0, 10)
     assert factor(0) == 1.0
@@ -85,6 +92,8 @@ def test_without_warmup_the_decay_starts_at_the_first_step() -> None:
         ({"warmup_steps": -1}, "warmup_steps must be >= 0"),
         ({"warmup_steps": 10, "total_steps": 10}, "must exceed warmup_steps"),
         ({"min_lr_ratio": 1.5}, r"min_lr_ratio must be in \[0, 1\]"),
+        ({"warmup_fraction": 1.0}, r"warmup_fraction must be in \[0, 1\)"),
+        ({"warmup_fraction": 0.1, "warmup_steps": 5}, "not both"),
     ],
 )
 def test_schedule_config_rejects_bad_values(kwargs, message) -> None:

@@ -46,6 +46,40 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+# What each experiment compares (``piano_eval.benchmark.experiments.EXPERIMENTS``; kept here as text so that
+# ``piano-eval --help`` does not import the models; a test checks the two agree).
+EXPERIMENT_HELP: dict[str, str] = {
+    "audio-track": "A1 LoRA vs A2 staged adaptation vs A3 gradual unfreezing, on the log-mel backbone",
+    "symbolic-track": "S1 REMI Transformer vs S2 note-graph GAT vs S3 continuous features (each pretrained) "
+    "vs the note-level model",
+    "fusion": "F1 cross-attention vs F2 concat vs F3 gated over the two track winners (default A-logmel + "
+    "N-notes)",
+    "robustness": "the winners on clean vs every augmentation preset: R² drop % per preset, 15 % veto",
+    "ablations": "audio-only vs fused; with vs without pretraining, uncertainty weighting, training-audio "
+    "augmentation",
+}
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    import torch
+
+    from piano_eval.benchmark.experiments import FULL_SIZE, QUICK_SIZE, get_experiment, run_experiment
+
+    get_experiment(args.name)  # an unknown name fails before anything is built
+    torch.set_num_threads(args.threads)
+    root = args.out or Path("runs") / ("piano-experiments-quick" if args.quick else "piano-experiments")
+    report = run_experiment(
+        args.name,
+        root,
+        QUICK_SIZE if args.quick else FULL_SIZE,
+        threads=args.threads,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    print(f"report: {report}")
+    return 0
+
+
 def _synthesize(args: argparse.Namespace) -> int:
     from piano_eval.data.synthetic import SyntheticBenchmarkConfig, build_benchmark
 
@@ -260,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "benchmark",
-        help="build the synthetic benchmark, train S1, S3 and the log-mel audio model, write the comparison report",
+        help="build the synthetic benchmark, train S1, S3, the note-level model and the log-mel audio model, "
+        "write the comparison report",
         description="Scores → expressive performances with labelled degradations → audio; train each model family on "
         "the training pieces, score the held-out test pieces, compare with baselines (random, train mean, linear "
         "regression on audio features). Rerunning with the same --out resumes: finished families are kept.",
@@ -276,12 +311,37 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="NAME",
-        help="subset of S1-remi, S3-continuous, A-logmel",
+        help="subset of S1-remi, S3-continuous, N-notes, A-logmel",
     )
     bench.add_argument("--threads", type=_positive_int, default=2, help="torch threads (default: 2)")
     bench.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bars")
     bench.set_defaults(run=_benchmark)
+
+    experiment = sub.add_parser(
+        "experiment",
+        help="one seed-004 comparison or the seed-001 ablations on the synthetic benchmark, with its report",
+        description="Run a named experiment: its model families trained on the synthetic benchmark's training "
+        "pieces and compared on the held-out pieces, in OUT/NAME/report/report.md. The experiments of one OUT "
+        "share the built data (OUT/data); fusion, robustness and ablations use the winners of the earlier "
+        "ones found in OUT (defaults otherwise). Rerunning with the same --out resumes.\n\nexperiments:\n"
+        + "\n".join(f"  {name:<15} {text}" for name, text in EXPERIMENT_HELP.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    experiment.add_argument("name", metavar="NAME", help=f"one of: {', '.join(EXPERIMENT_HELP)}")
+    experiment.add_argument(
+        "--quick", action="store_true", help="the quick size (CPU minutes); default: the full size"
+    )
+    experiment.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="experiments folder (default: runs/piano-experiments[-quick])",
+    )
+    experiment.add_argument("--threads", type=_positive_int, default=2, help="torch threads (default: 2)")
+    experiment.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+    experiment.add_argument("--no-progress", action="store_true", help="no progress bars")
+    experiment.set_defaults(run=_experiment)
 
     synth = sub.add_parser(
         "synthesize",

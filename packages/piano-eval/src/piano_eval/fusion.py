@@ -23,7 +23,13 @@ from torch import nn
 from piano_eval.dimensions import NUM_PERCEPIANO_DIMENSIONS
 from piano_eval.heads import HeadConfig, HeadOutput, check_sequence_mask, masked_mean
 from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.training import ObjectiveConfig, PerformanceModule, make_pair_collate, pad_sequences
+from piano_eval.training import (
+    ObjectiveConfig,
+    PerformanceModule,
+    ScheduleConfig,
+    make_pair_collate,
+    pad_sequences,
+)
 
 FusionType = Literal["cross_attention", "concat", "gated"]
 FUSION_TYPES: tuple[str, ...] = ("cross_attention", "concat", "gated")
@@ -410,6 +416,11 @@ class FusedPerformanceModule(PerformanceModule):
     With ``fusion_type="gated"`` the scores and ranking logits come from the fusion's per-dimension
     readout and comparator (dimension ``k`` from gated token ``k``); the shared scorer then only supplies
     the pooled ``z``/projection, and its own comparator is frozen (unused).
+
+    ``schedule``: the shared warmup + cosine of :class:`~piano_eval.training.PerformanceModule`. There is no
+    ``backbone_lr_ratio``: the encoders are frozen (no trainable backbone to slow down) and the fusion layers
+    are freshly initialised like the head, so every trainable parameter shares ``learning_rate``. Give an
+    encoder its lower rate when training it, before fusion.
     """
 
     def __init__(
@@ -427,8 +438,9 @@ class FusedPerformanceModule(PerformanceModule):
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
     ) -> None:
-        super().__init__(fused_dim, head, learning_rate, weight_decay, objective)
+        super().__init__(fused_dim, head, learning_rate, weight_decay, objective, schedule)
         self.save_hyperparameters(ignore=["audio_encoder", "symbolic_encoder"])
         self.fusion = FusedPerformanceModel(
             audio_dim,

@@ -21,7 +21,7 @@ from piano_eval.audio.layers import LayerSelection
 from piano_eval.audio.models import AUDIO_CODERS, AudioPerformanceModule, check_layer_indices, top_layers
 from piano_eval.heads import HeadConfig
 from piano_eval.hub import DictConfig, PianoEvalHubMixin, coerce_config
-from piano_eval.training import ObjectiveConfig
+from piano_eval.training import ObjectiveConfig, ScheduleConfig
 
 # Projection names used by the backbone families we support, per logical projection.
 PROJECTION_ALIASES: dict[str, tuple[str, ...]] = {
@@ -122,6 +122,8 @@ class LoRAMultitaskModel(
 
     Only LoRA matrices and head parameters are trainable. Without a backbone (``backbone=None``) the
     model trains the same head and objective on cached embeddings of width ``input_dim``.
+    ``schedule`` and ``backbone_lr_ratio``: the shared training recipe, see
+    :class:`~piano_eval.training.PerformanceModule`; the backbone group is the LoRA matrices.
     """
 
     model_description = (
@@ -139,8 +141,21 @@ class LoRAMultitaskModel(
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
-        super().__init__(backbone, layers, chunking, input_dim, head, learning_rate, weight_decay, objective)
+        super().__init__(
+            backbone,
+            layers,
+            chunking,
+            input_dim,
+            head,
+            learning_rate,
+            weight_decay,
+            objective,
+            schedule=schedule,
+            backbone_lr_ratio=backbone_lr_ratio,
+        )
         self.save_hyperparameters()
         self.lora_settings = coerce_config(LoRASettings, lora) or LoRASettings()
         self.lora_targets: list[str] = []

@@ -19,7 +19,7 @@ from piano_eval.audio.encoder import AudioEncoder, SampleRateMismatchError, Wave
 from piano_eval.audio.layers import LayerSelection
 from piano_eval.heads import HeadConfig
 from piano_eval.hub import coerce_config
-from piano_eval.training import ObjectiveConfig, PerformanceModule, feature_part
+from piano_eval.training import ObjectiveConfig, PerformanceModule, ScheduleConfig, feature_part
 
 # How the Hub mixin writes/reads the dataclass arguments of the models' __init__ in config.json.
 AUDIO_CODERS: dict[type, tuple[Any, Any]] = {
@@ -28,6 +28,7 @@ AUDIO_CODERS: dict[type, tuple[Any, Any]] = {
     ChunkingConfig: (ChunkingConfig.to_dict, ChunkingConfig.from_dict),
     HeadConfig: (HeadConfig.to_dict, HeadConfig.from_dict),
     ObjectiveConfig: (ObjectiveConfig.to_dict, ObjectiveConfig.from_dict),
+    ScheduleConfig: (ScheduleConfig.to_dict, ScheduleConfig.from_dict),
 }
 # Lightning checkpoints (torch.load(weights_only=True)) rebuild these from the saved hyper-parameters.
 torch.serialization.add_safe_globals([BackboneConfig, LayerSelection, ChunkingConfig])
@@ -71,7 +72,11 @@ def collate_waveform_parts(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]
 
 
 class AudioPerformanceModule(PerformanceModule):
-    """:class:`PerformanceModule` whose ``encode`` runs an :class:`AudioEncoder` or reads cached features."""
+    """:class:`PerformanceModule` whose ``encode`` runs an :class:`AudioEncoder` or reads cached features.
+
+    ``schedule`` and ``backbone_lr_ratio``: the shared training recipe, see :class:`PerformanceModule`; the
+    ratio applies to the backbone's trainable parameters, so backbone-free it leaves the one head rate.
+    """
 
     def __init__(
         self,
@@ -83,6 +88,8 @@ class AudioPerformanceModule(PerformanceModule):
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
         backbone = coerce_config(BackboneConfig, backbone)
         layers = coerce_config(LayerSelection, layers)
@@ -99,7 +106,9 @@ class AudioPerformanceModule(PerformanceModule):
             input_dim = encoder.output_dim
         elif input_dim is None:
             raise ValueError("backbone-free (cached-embedding) mode needs input_dim, the embedding width")
-        super().__init__(input_dim, head, learning_rate, weight_decay, objective)
+        super().__init__(input_dim, head, learning_rate, weight_decay, objective, schedule, backbone_lr_ratio)
+        # Subclasses save their own (wider) arguments again; this makes the base class checkpointable too.
+        self.save_hyperparameters()
         self.feature_dim = input_dim
         self.encoder = encoder
 

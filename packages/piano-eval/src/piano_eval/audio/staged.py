@@ -25,7 +25,7 @@ from piano_eval.audio.layers import LayerSelection
 from piano_eval.audio.lora import LoRAMultitaskModel, LoRASettings
 from piano_eval.heads import HeadConfig
 from piano_eval.losses import invariance_loss, piece_infonce_loss
-from piano_eval.training import ObjectiveConfig
+from piano_eval.training import ObjectiveConfig, ScheduleConfig
 from piano_eval.training.schedule import configure_optimization
 
 Stage = Literal["self_supervised", "supervised"]
@@ -33,7 +33,12 @@ STAGES: tuple[str, ...] = ("self_supervised", "supervised")
 
 
 class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptation", "a2"]):
-    """A2: A1's encoder (backbone + LoRA, or cached embeddings) trained in two stages."""
+    """A2: A1's encoder (backbone + LoRA, or cached embeddings) trained in two stages.
+
+    ``schedule`` and ``backbone_lr_ratio``: the shared training recipe, see
+    :class:`~piano_eval.training.PerformanceModule`. Both stages use them, relative to the stage's rate
+    (``self_supervised_learning_rate``, then ``learning_rate``); the schedule restarts at the switch.
+    """
 
     model_description = (
         "A2: staged adaptation — self-supervised invariance/contrastive stage, then supervised."
@@ -55,9 +60,21 @@ class StagedAdaptationModel(LoRAMultitaskModel, tags=["audio", "staged-adaptatio
         self_supervised_contrastive_weight: float = 1.0,
         self_supervised_invariance_weight: float = 1.0,
         supervised_start_epoch: int | None = None,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
         super().__init__(
-            backbone, layers, chunking, lora, input_dim, head, learning_rate, weight_decay, objective
+            backbone,
+            layers,
+            chunking,
+            lora,
+            input_dim,
+            head,
+            learning_rate,
+            weight_decay,
+            objective,
+            schedule,
+            backbone_lr_ratio,
         )
         self.save_hyperparameters()
         if stage not in STAGES:

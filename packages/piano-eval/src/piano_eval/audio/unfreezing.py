@@ -2,9 +2,15 @@
 
 ``unfreeze_schedule`` maps an epoch to the 1-based layers that become trainable from that epoch on
 (default: top layer at epoch 0, then one layer deeper every 10 epochs, four in all). Every scheduled
-layer gets its own optimizer param group from the start with ``lr = learning_rate * lr_decay ** d``,
-``d`` = depth from the top layer, so unfreezing only flips ``requires_grad`` and no optimizer rebuild
-is needed (frozen parameters have no gradient and are skipped by AdamW).
+layer gets its own optimizer param group from the start with
+``lr = learning_rate * backbone_lr_ratio * lr_decay ** d``, ``d`` = depth from the top layer, so unfreezing
+only flips ``requires_grad`` and no optimizer rebuild is needed (frozen parameters have no gradient and are
+skipped by AdamW).
+
+The two rate settings compose, they do not compete: ``backbone_lr_ratio`` (the shared recipe's backbone
+rate, relative to the head) sets the top scheduled layer's rate and ``lr_decay`` the step from each layer to
+the one below it. The defaults (ratio 1, decay 0.8) are A3's original ladder, whose top layer trains at the
+head's rate; seed 001's backbone rate (``backbone_lr_ratio=0.1``) moves the whole ladder down tenfold.
 
 Backbone-free mode trains ``adapter_layers`` Transformer blocks on top of cached embeddings and applies
 the same schedule to them.
@@ -27,7 +33,7 @@ from piano_eval.audio.lora import freeze
 from piano_eval.audio.models import AUDIO_CODERS, AudioPerformanceModule, check_layer_indices
 from piano_eval.heads import HeadConfig
 from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.training import ObjectiveConfig
+from piano_eval.training import ObjectiveConfig, ScheduleConfig
 from piano_eval.training.schedule import configure_optimization
 
 
@@ -53,7 +59,13 @@ def normalize_schedule(schedule: Mapping[Any, Any], num_layers: int) -> dict[int
 class GradualUnfreezingModel(
     AudioPerformanceModule, PianoEvalHubMixin, tags=["audio", "gradual-unfreezing", "a3"], coders=AUDIO_CODERS
 ):
-    """A3: backbone (or embedding adapter) layers unfrozen top-down on an epoch schedule."""
+    """A3: backbone (or embedding adapter) layers unfrozen top-down on an epoch schedule.
+
+    ``schedule`` (warmup + cosine) and ``backbone_lr_ratio`` are the shared training recipe of
+    :class:`~piano_eval.training.PerformanceModule`; the ratio scales every scheduled layer's rate on top of
+    ``lr_decay`` (see the module docs and :meth:`layer_learning_rate`). The warmup + cosine factor multiplies
+    every group alike, so the ladder's proportions hold throughout the run.
+    """
 
     model_description = "A3: gradual top-down unfreezing with discriminative per-layer learning rates."
 
@@ -71,8 +83,21 @@ class GradualUnfreezingModel(
         lr_decay: float = 0.8,
         adapter_layers: int = 2,
         adapter_heads: int = 4,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
-        super().__init__(backbone, layers, chunking, input_dim, head, learning_rate, weight_decay, objective)
+        super().__init__(
+            backbone,
+            layers,
+            chunking,
+            input_dim,
+            head,
+            learning_rate,
+            weight_decay,
+            objective,
+            schedule,
+            backbone_lr_ratio,
+        )
         self.save_hyperparameters()
         if not 0.0 < lr_decay <= 1.0:
             raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
@@ -130,8 +155,10 @@ class GradualUnfreezingModel(
             self.log(f"unfrozen/layer_{k}", float(self.current_epoch))
 
     def layer_learning_rate(self, layer: int) -> float:
-        """``learning_rate * lr_decay ** (num_layers - layer)``: the top layer trains at the head's rate."""
-        return self.learning_rate * self.lr_decay ** (self.num_layers - layer)
+        """``learning_rate * backbone_lr_ratio * lr_decay ** (num_layers - layer)``: the top layer trains at
+        the backbone rate (the head's rate when ``backbone_lr_ratio`` is 1), each layer below ``lr_decay``
+        times the one above."""
+        return self.learning_rate * self.backbone_lr_ratio * self.lr_decay ** (self.num_layers - layer)
 
     def encode(self, part: Any) -> tuple[torch.Tensor, torch.Tensor]:
         features, mask = super().encode(part)
@@ -143,7 +170,7 @@ class GradualUnfreezingModel(
 
     def param_groups(self, learning_rate: float) -> list[dict[str, Any]]:
         """A ``"head"`` group (everything outside the scheduled layers) at ``learning_rate`` and one group per
-        scheduled layer at :meth:`layer_learning_rate` (times ``backbone_lr_ratio``), frozen or not yet."""
+        scheduled layer, frozen or not yet, at :meth:`layer_learning_rate` rescaled to ``learning_rate``."""
         scheduled = [k for layers in self.unfreeze_schedule.values() for k in layers]
         layer_params = {id(p) for k in scheduled for p in self.schedulable_layers[k - 1].parameters()}
         groups: list[dict[str, Any]] = [
@@ -155,7 +182,7 @@ class GradualUnfreezingModel(
                 "name": "head",
             }
         ]
-        scale = learning_rate / self.learning_rate * self.backbone_lr_ratio
+        scale = learning_rate / self.learning_rate
         for k in sorted(scheduled, reverse=True):
             groups.append(
                 {

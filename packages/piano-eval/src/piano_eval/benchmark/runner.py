@@ -3,6 +3,11 @@ held-out test pieces (clean and augmented audio), compare with the baselines, wr
 
 Every finished family is saved (``models/<family>/`` components + ``results/<family>.json``); a rerun with
 the same output folder skips finished families, so an interrupted benchmark loses at most one family.
+
+Options the experiments (:mod:`piano_eval.benchmark.experiments`) use, all off by default: a self-supervised
+stage before finetuning (``pretrain_epochs``), augmented renderings of the training audio
+(``train_augmentation``), the test audio through more augmentation presets (``robustness_presets``), fusion
+families over the trained encoders of families earlier in the list, and a shared data folder (``data_dir``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 
 from piano_eval.data.folder import RatedPerformance, load_rating_folder
-from piano_eval.data.inputs import AUDIO_SAMPLE_RATE, input_loader, part_collate, reads
+from piano_eval.data.fused_inputs import EXTRA_KINDS, kind_collate, load_inputs, reads_audio, with_audio
+from piano_eval.data.inputs import AUDIO_SAMPLE_RATE, INPUT_KINDS, input_loader, part_collate, reads
 from piano_eval.data.synthetic import SyntheticBenchmarkConfig, build_benchmark
 from piano_eval.evaluate import (
     EvaluationResult,
@@ -40,9 +46,14 @@ from piano_eval.evaluate import (
     write_report,
 )
 from piano_eval.scoring import save_model_folder
-from piano_eval.training import PerformanceModule, PerformancePairDataset, make_pair_collate
+from piano_eval.training import (
+    PerformanceModule,
+    PerformancePairDataset,
+    PretrainableModule,
+    make_pair_collate,
+)
 
-from .families import Family, get_family
+from .families import Family, FusionFamily, get_family
 
 
 @dataclass(frozen=True)
@@ -51,28 +62,60 @@ class BenchmarkRunConfig:
 
     data: SyntheticBenchmarkConfig = field(default_factory=SyntheticBenchmarkConfig)
     robustness_preset: str | None = "practice_room"  # test audio re-rendered through this room for robustness
-    families: tuple[str, ...] = ("S1-remi", "S3-continuous", "A-logmel")
-    epochs: dict[str, int] = field(default_factory=lambda: {"S1-remi": 30, "S3-continuous": 8, "A-logmel": 8})
+    families: tuple[str, ...] = ("S1-remi", "S3-continuous", "N-notes", "A-logmel")
+    epochs: dict[str, int] = field(
+        default_factory=lambda: {"S1-remi": 30, "S3-continuous": 8, "N-notes": 80, "A-logmel": 8}
+    )
     batch_size: int = 16
     pairs_per_performance: int = 2
     learning_rate: float = 1e-3
     seed: int = 0
     threads: int = 2
+    # family → epochs of its self-supervised stage before finetuning (S1 MLM, S2 link prediction, S3
+    # contrastive on the training inputs alone; A2 InfoNCE + invariance on clean vs augmented pairs)
+    pretrain_epochs: dict[str, int] = field(default_factory=dict)
+    # family → augmentation preset: each training performance's audio is rendered once through it; pairs
+    # carry the renderings as a_aug/b_aug (invariance loss) and each side is the rendering half the time
+    train_augmentation: dict[str, str] = field(default_factory=dict)
+    # more presets the test audio goes through; a family's robustness drop is then its worst over all of them
+    robustness_presets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in self.families:
-            get_family(name)
+        for index, name in enumerate(self.families):
+            family = get_family(name)
             if name not in self.epochs:
                 raise ValueError(f"no epoch count for family {name!r}")
+            if isinstance(family, FusionFamily):
+                earlier = self.families[:index]
+                missing = [f for f in (family.audio_family, family.symbolic_family) if f not in earlier]
+                if missing:
+                    raise ValueError(
+                        f"{name} fuses the trained encoders of {missing}: list them before it in families"
+                    )
+        for option in ("pretrain_epochs", "train_augmentation"):
+            unknown = sorted(set(getattr(self, option)) - set(self.families))
+            if unknown:
+                raise ValueError(f"{option} names families not in families: {unknown}")
+        if any(n < 0 for n in self.pretrain_epochs.values()):
+            raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
+        for name, preset in self.train_augmentation.items():
+            if not reads_audio(get_family(name).input_kind):
+                raise ValueError(f"train_augmentation: {name} reads no audio")
+            get_preset(preset)  # an unknown preset fails here, naming the valid ones
+        for preset in self.robustness_presets:
+            get_preset(preset)
 
 
 QUICK = BenchmarkRunConfig(
     data=SyntheticBenchmarkConfig(generated_pieces=24, performances_per_piece=6, bars=4),
-    epochs={"S1-remi": 30, "S3-continuous": 8, "A-logmel": 8},
+    epochs={"S1-remi": 30, "S3-continuous": 8, "N-notes": 80, "A-logmel": 8},
 )
+# 240 pieces x 8 performances (168 training pieces, 2,688 pairs an epoch). The frame-level families cost
+# 0.15 s (S1) to 0.7 s (S3, A-logmel) an optimiser step on 2 CPU cores, so they get a fixed budget of
+# ~800-3,400 steps (10 min each); N-notes is cheap and trains to convergence.
 FULL = BenchmarkRunConfig(
-    data=SyntheticBenchmarkConfig(generated_pieces=120, performances_per_piece=8, bars=4),
-    epochs={"S1-remi": 60, "S3-continuous": 30, "A-logmel": 30},
+    data=SyntheticBenchmarkConfig(generated_pieces=240, performances_per_piece=8, bars=4),
+    epochs={"S1-remi": 20, "S3-continuous": 5, "N-notes": 60, "A-logmel": 5},
 )
 
 
@@ -86,6 +129,8 @@ def _piece_index(performances: Sequence[RatedPerformance]) -> torch.Tensor:
 
 
 def _inputs(family: Family, performances: Sequence[RatedPerformance]) -> list[Any]:
+    if family.input_kind in EXTRA_KINDS:  # graph and fused kinds (piano_eval.data.fused_inputs)
+        return load_inputs(family.input_kind, performances)
     source = reads(family.input_kind)
     paths = [p.midi_path if source == "midi" else p.audio_path for p in performances]
     missing = [p.performance_id for p, path in zip(performances, paths, strict=True) if path is None]
@@ -159,28 +204,36 @@ def _select(outputs: list[Any], index: np.ndarray, batch_size: int) -> Any:
     return type(outputs[0])(**merged)
 
 
-def train_family(
-    family: Family,
-    train: Sequence[RatedPerformance],
-    train_inputs: Sequence[Any],
-    config: BenchmarkRunConfig,
-    dims: int,
-    *,
-    progress: bool,
-) -> PerformanceModule:
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    model = family.build(dims, config.learning_rate)
-    pieces = _piece_index(train)
-    labels = torch.from_numpy(_labels(train)).float()
-    dataset = PerformancePairDataset(list(train_inputs), labels, pieces, pairs=unordered_pairs(pieces))
-    collate = make_pair_collate(part_collate(family.input_kind))
-    # Each epoch draws pairs_per_performance × N pairs (not all N²-ish of them): every performance is seen
-    # about that often per epoch, whatever the number of performances per piece.
-    sampler = RandomSampler(dataset, num_samples=min(len(dataset), config.pairs_per_performance * len(train)))
-    loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, collate_fn=collate)
+class AugmentedViewPairDataset(PerformancePairDataset):
+    """Pairs whose items also carry ``a_aug``/``b_aug``, the augmented renderings of both sides; with
+    ``swap_probability`` a side's main input and its rendering trade places, so the supervised terms see
+    the augmented audio too (training-audio augmentation) while the invariance term still pairs the views."""
+
+    def __init__(
+        self, *args: Any, augmented_inputs: Sequence[Any], swap_probability: float = 0.5, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if len(augmented_inputs) != len(self.inputs):
+            raise ValueError(f"{len(augmented_inputs)} augmented inputs for {len(self.inputs)} inputs")
+        self.augmented_inputs = list(augmented_inputs)
+        self.swap_probability = swap_probability
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = super().__getitem__(index)
+        i, j = self.pairs[index]
+        for side, row in (("a", i), ("b", j)):
+            clean, augmented = item[side], self.augmented_inputs[row]
+            if float(torch.rand(())) < self.swap_probability:
+                clean, augmented = augmented, clean
+            item[side], item[f"{side}_aug"] = clean, augmented
+        return item
+
+
+def _fit(model: PerformanceModule, loader: DataLoader, epochs: int, progress: bool) -> dict[str, float]:
+    """One Lightning fit on CPU; returns the last logged metrics (``pretrain/total``, ``train/total``, ...)."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no banner per family
     trainer = L.Trainer(
-        max_epochs=config.epochs[family.name],
+        max_epochs=epochs,
         accelerator="cpu",
         devices=1,
         logger=False,
@@ -192,8 +245,191 @@ def train_family(
         warnings.filterwarnings(
             "ignore", message=".*val_dataloader.*"
         )  # validation is the held-out test, after
+        # frozen encoders (fusion) stay in eval mode on purpose
+        warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
         trainer.fit(model, loader)
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+
+
+def _pretrain(
+    family: Family,
+    model: PerformanceModule,
+    train_inputs: Sequence[Any],
+    pair_loader: DataLoader,
+    epochs: int,
+    config: BenchmarkRunConfig,
+    progress: bool,
+) -> dict[str, float]:
+    """The model's self-supervised stage, then the switch to its supervised stage; returns its metrics."""
+    from piano_eval.audio.staged import StagedAdaptationModel
+
+    if isinstance(model, PretrainableModule):
+        model.set_stage("pretrain")
+        loader = DataLoader(
+            list(train_inputs),
+            batch_size=config.batch_size,
+            shuffle=True,
+            collate_fn=kind_collate(family.input_kind),
+        )
+        metrics = _fit(model, loader, epochs, progress)
+        model.switch_to_finetune()
+        return {k: v for k, v in metrics.items() if k.startswith("pretrain/")}
+    if isinstance(model, StagedAdaptationModel):
+        if not isinstance(pair_loader.dataset, AugmentedViewPairDataset):
+            raise ValueError(
+                f"{family.name}: the self-supervised stage of {type(model).__name__} contrasts clean and "
+                "augmented audio; set train_augmentation for it"
+            )
+        model.stage = "self_supervised"
+        metrics = _fit(model, pair_loader, epochs, progress)
+        model.switch_to_supervised()
+        return {k: v for k, v in metrics.items() if k.startswith("train_ssl/")}
+    raise ValueError(f"{family.name}: {type(model).__name__} has no self-supervised stage to pretrain")
+
+
+def train_family(
+    family: Family,
+    train: Sequence[RatedPerformance],
+    train_inputs: Sequence[Any],
+    config: BenchmarkRunConfig,
+    dims: int,
+    *,
+    progress: bool,
+    model: PerformanceModule | None = None,
+    augmented_inputs: Sequence[Any] | None = None,
+    metrics: dict[str, float] | None = None,
+) -> PerformanceModule:
+    """Train ``model`` (default: ``family.build``) on within-piece pairs of ``train``.
+
+    ``augmented_inputs`` (one per training performance) turn on training-audio augmentation; with
+    ``config.pretrain_epochs[family.name]`` the model's self-supervised stage runs first. ``metrics``, when
+    given, receives the last logged pretraining and training losses.
+    """
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    if model is None:
+        model = family.build(dims, config.learning_rate)
+    pieces = _piece_index(train)
+    labels = torch.from_numpy(_labels(train)).float()
+    pairs = unordered_pairs(pieces)
+    if augmented_inputs is not None:
+        dataset: PerformancePairDataset = AugmentedViewPairDataset(
+            list(train_inputs), labels, pieces, pairs=pairs, augmented_inputs=augmented_inputs
+        )
+    else:
+        dataset = PerformancePairDataset(list(train_inputs), labels, pieces, pairs=pairs)
+    part = (
+        part_collate(family.input_kind)
+        if family.input_kind in INPUT_KINDS
+        else kind_collate(family.input_kind)
+    )
+    collate = make_pair_collate(part)
+    # Each epoch draws pairs_per_performance × N pairs (not all N²-ish of them): every performance is seen
+    # about that often per epoch, whatever the number of performances per piece.
+    sampler = RandomSampler(dataset, num_samples=min(len(dataset), config.pairs_per_performance * len(train)))
+    loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, collate_fn=collate)
+    logged: dict[str, float] = {}
+    pretrain_epochs = config.pretrain_epochs.get(family.name, 0)
+    if pretrain_epochs > 0:
+        logged.update(_pretrain(family, model, train_inputs, loader, pretrain_epochs, config, progress))
+    else:
+        _to_supervised_stage(model)
+    logged.update(_fit(model, loader, config.epochs[family.name], progress))
+    if metrics is not None:
+        metrics.update(logged)
     return model
+
+
+def _to_supervised_stage(model: PerformanceModule) -> None:
+    """Without a pretraining stage a two-stage model trains its supervised stage only."""
+    from piano_eval.audio.staged import StagedAdaptationModel
+
+    if isinstance(model, StagedAdaptationModel):
+        model.switch_to_supervised()
+    elif isinstance(model, PretrainableModule) and model.stage != "finetune":
+        model.switch_to_finetune()
+
+
+def _save(model: PerformanceModule, directory: Path, kind: str, dims: Sequence[str]) -> None:
+    """A scoreable model folder for the kinds ``piano-eval score`` reads; the module's weights otherwise."""
+    if kind in INPUT_KINDS:
+        save_model_folder(model, directory, kind, dims)
+        return
+    from safetensors.torch import save_model
+
+    from piano_eval.scoring.model_files import WEIGHTS
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_output(directory / WEIGHTS) as tmp:
+        save_model(model, str(tmp))
+
+
+def _load_trained(family: Family, directory: Path, dims: int, learning_rate: float) -> PerformanceModule:
+    """A family trained by an earlier, interrupted run of the same output folder (for fusion encoders)."""
+    from safetensors.torch import load_model
+
+    from piano_eval.scoring.model_files import WEIGHTS
+
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise ValueError(
+            f"{family.name} has results but no weights at {weights}; delete its results to retrain"
+        )
+    model = family.build(dims, learning_rate)
+    _to_supervised_stage(model)
+    load_model(model, str(weights), strict=True, device="cpu")
+    return model.eval()
+
+
+def _augmented_inputs(
+    family: Family, performances: Sequence[RatedPerformance], clean: Sequence[Any], folder: Path, preset: str
+) -> list[Any]:
+    """``clean`` inputs with their audio replaced by its rendering through ``preset`` (cached in ``folder``)."""
+    rendered = augment_performances(performances, folder, preset)
+    audio = input_loader("waveform")([p.audio_path for p in rendered])
+    return [with_audio(family.input_kind, item, a) for item, a in zip(clean, audio, strict=True)]
+
+
+def _collate(kind: str) -> Callable:
+    return part_collate(kind) if kind in INPUT_KINDS else kind_collate(kind)
+
+
+def _robustness_section(results: Sequence[EvaluationResult], presets: Sequence[str]) -> list[str]:
+    """Markdown lines: per-preset R² drop % of each audio-reading family and the veto verdict."""
+    from shared_audio_core.metrics import format_comparison_table
+
+    from piano_eval.evaluate.selection import ROBUSTNESS_VETO_PCT
+
+    rows = {
+        r.name: {**r.extra["robustness"], "worst": r.robustness_drop_pct}
+        for r in results
+        if "robustness" in r.extra
+    }
+    if not rows:
+        return []
+    vetoed = sorted(n for n, row in rows.items() if (row["worst"] or 0.0) > ROBUSTNESS_VETO_PCT)
+    return [
+        "## Robustness per augmentation preset",
+        "",
+        "Drop % of the mean per-dimension R² from clean to augmented test audio (lower is better); "
+        f"a worst drop above {ROBUSTNESS_VETO_PCT:g} % vetoes the model (evaluate.selection). "
+        "Models reading MIDI only are not affected by audio augmentation and are not listed.",
+        "",
+        format_comparison_table(rows, columns=[*presets, "worst"], lower_is_better=(*presets, "worst")),
+        "",
+        f"Vetoed: {', '.join(vetoed) if vetoed else 'none'}.",
+        "",
+    ]
+
+
+def _insert_section(report: Path, lines: Sequence[str]) -> None:
+    """Put ``lines`` into ``report.md`` before its Notes section."""
+    if not lines:
+        return
+    text = report.read_text()
+    marker = "## Notes"
+    block = "\n".join(lines) + "\n"
+    text = text.replace(marker, block + marker, 1) if marker in text else text + "\n" + block
+    atomic_write_text(report, text)
 
 
 def run_benchmark(
@@ -202,12 +438,19 @@ def run_benchmark(
     *,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    data_dir: str | Path | None = None,
+    title: str = "piano-eval synthetic benchmark",
+    sections: Callable[[Sequence[EvaluationResult]], list[str]] | None = None,
 ) -> Path:
-    """Build, train, evaluate and write ``out_dir/report/report.md``; returns the report path."""
+    """Build, train, evaluate and write ``out_dir/report/report.md``; returns the report path.
+
+    ``data_dir`` (default ``out_dir/data``) lets several runs share one built benchmark; ``sections`` adds
+    markdown lines to the report, computed from the results.
+    """
     torch.set_num_threads(config.threads)
     out = Path(out_dir)
     started = time.perf_counter()
-    data_dir = out / "data"
+    data_dir = Path(data_dir) if data_dir is not None else out / "data"
     log(f"building the synthetic benchmark in {data_dir}")
     build_benchmark(data_dir, config.data, progress=progress)
     dims, performances = load_rating_folder(data_dir, scale="0-1")
@@ -254,6 +497,20 @@ def run_benchmark(
             )
         )
 
+    extra_audio = {}
+    for preset in config.robustness_presets:
+        log(f"test audio through '{preset}' for the robustness table")
+        extra_audio[preset] = augment_performances(test, out / f"test-{preset}", preset)
+
+    trained: dict[str, PerformanceModule] = {}  # this run's models, the encoders of later fusion families
+
+    def component(component_name: str) -> PerformanceModule:
+        if component_name not in trained:
+            trained[component_name] = _load_trained(
+                get_family(component_name), out / "models" / component_name, len(dims), config.learning_rate
+            )
+        return trained[component_name]
+
     for name in tqdm(config.families, desc="model families", disable=not progress):
         family = get_family(name)
         saved = out / "results" / f"{name}.json"
@@ -265,21 +522,64 @@ def run_benchmark(
             continue
         log(f"{name}: {family.description}")
         t0 = time.perf_counter()
+        train_inputs = _inputs(family, split["train"])
+        built = None
+        if isinstance(family, FusionFamily):
+            encoders = component(family.audio_family), component(family.symbolic_family)
+            L.seed_everything(config.seed, workers=True, verbose=False)  # same init, resumed or not
+            built = family.build_fused(len(dims), config.learning_rate, *encoders)
+        augmented_train = None
+        if name in config.train_augmentation:
+            preset = config.train_augmentation[name]
+            augmented_train = _augmented_inputs(
+                family, split["train"], train_inputs, out / f"train-{preset}", preset
+            )
+        logged: dict[str, float] = {}
         model = train_family(
-            family, split["train"], _inputs(family, split["train"]), config, len(dims), progress=progress
+            family,
+            split["train"],
+            train_inputs,
+            config,
+            len(dims),
+            progress=progress,
+            model=built,
+            augmented_inputs=augmented_train,
+            metrics=logged,
         )
-        collate = part_collate(family.input_kind)
-        scores, logits = predict(model, _inputs(family, test), collate, pieces)
+        collate = _collate(family.input_kind)
+        test_inputs = _inputs(family, test)
+        scores, logits = predict(model, test_inputs, collate, pieces)
         augmented_scores = None
-        if reads(family.input_kind) == "audio" and augmented_audio is not None:
+        if reads_audio(family.input_kind) and augmented_audio is not None:
             augmented_scores, _ = predict(model, _inputs(family, augmented_audio), collate, pieces)
         result = evaluate_scores(
             name, scores, targets, pieces, dims, pair_logits=logits, augmented_predictions=augmented_scores
         )
-        result = replace(
-            result, extra={"train_seconds": round(time.perf_counter() - t0, 1), "epochs": config.epochs[name]}
-        )
-        save_model_folder(model, out / "models" / name, family.input_kind, dims)
+        extra: dict[str, Any] = {
+            "train_seconds": round(time.perf_counter() - t0, 1),
+            "epochs": config.epochs[name],
+        }
+        if config.pretrain_epochs.get(name, 0) > 0:
+            extra["pretrain_epochs"] = config.pretrain_epochs[name]
+            extra["pretrain_losses"] = {k: v for k, v in logged.items() if not k.startswith("train/")}
+        if name in config.train_augmentation:
+            extra["train_augmentation"] = config.train_augmentation[name]
+        worst = result.robustness_drop_pct
+        if extra_audio and reads_audio(family.input_kind):
+            drops: dict[str, float | None] = {}
+            if config.robustness_preset is not None:
+                drops[config.robustness_preset] = result.robustness_drop_pct
+            for preset, performances_ in extra_audio.items():
+                preset_scores, _ = predict(model, _inputs(family, performances_), collate, pieces)
+                drops[preset] = evaluate_scores(
+                    name, scores, targets, pieces, dims, augmented_predictions=preset_scores
+                ).robustness_drop_pct
+            extra["robustness"] = drops
+            known = [d for d in drops.values() if d is not None]
+            worst = max(known) if known else None
+        result = replace(result, robustness_drop_pct=worst, extra=extra)
+        trained[name] = model
+        _save(model, out / "models" / name, family.input_kind, dims)
         atomic_write_text(saved, json.dumps({"result": result.to_dict(), "predictions": scores.tolist()}))
         results.append(result)
         scatter[name] = (scores, targets)
@@ -298,11 +598,28 @@ def run_benchmark(
         f"Total time {elapsed / 60:.1f} min with {config.threads} threads.",
         f"Config: {json.dumps(asdict(config))}",
     ]
-    return write_report(
+    report = write_report(
         out / "report",
         results,
-        title="piano-eval synthetic benchmark",
+        title=title,
         winner=winner,
         predictions=scatter,
         notes=notes,
     )
+    extra_lines = (
+        _robustness_section(
+            models,
+            [
+                *dict.fromkeys(
+                    ([config.robustness_preset] if config.robustness_preset else [])
+                    + list(config.robustness_presets)
+                )
+            ],
+        )
+        if config.robustness_presets
+        else []
+    )
+    if sections is not None:
+        extra_lines += sections(results)
+    _insert_section(report, extra_lines)
+    return report

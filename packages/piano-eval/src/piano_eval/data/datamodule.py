@@ -5,11 +5,13 @@ Input kinds (``input_kind``): what one performance becomes, and which models rea
 
 - ``tokens``: REMI ids of the performance MIDI (``benchmark_tokenizer``), S1;
 - ``continuous``: 50 Hz MIDI frame features ``[T, 7]``, S3 and the hierarchical module;
+- ``notes``: one row of exact-onset features per played note ``[N, 16]`` (:mod:`piano_eval.symbolic.notes`),
+  the note-level model (N-notes);
 - ``graph``: the note graph (:mod:`piano_eval.data.graph_inputs`), S2;
 - ``waveform``: the audio at 24 kHz, A1–A3 with a backbone;
 - ``embeddings``: the audio's cached frame embeddings ``[T, D]`` (:mod:`piano_eval.audio.cache`), backbone-free
   A1–A3, the head-only module and the hierarchical module;
-- ``waveform+tokens`` / ``waveform+continuous`` / ``waveform+graph``: ``{"audio_input", "symbolic_input"}``
+- ``waveform+<symbolic kind>`` (tokens, continuous, notes, graph): ``{"audio_input", "symbolic_input"}``
   (``"score_input"`` too with ``with_score``), F1–F3 over frozen encoders.
 
 Batches (``batches``; not called ``stage``: Lightning merges the data's and the model's hyper-parameters,
@@ -46,11 +48,17 @@ from tqdm.auto import tqdm
 from piano_eval.data.errors import DatasetLayoutError, FoldLeakError, LabelFileError
 from piano_eval.data.folder import RatedPerformance, load_rating_folder
 from piano_eval.data.folds import check_piece_folds
-from piano_eval.data.inputs import benchmark_tokenizer, load_continuous, load_tokens, load_waveforms
+from piano_eval.data.fused_inputs import FUSED_KINDS, SYMBOLIC_KINDS
+from piano_eval.data.fused_inputs import kind_collate as symbolic_or_audio_collate
+from piano_eval.data.inputs import (
+    benchmark_tokenizer,
+    load_continuous,
+    load_notes,
+    load_tokens,
+    load_waveforms,
+)
 from piano_eval.training import PerformancePairDataset, collate_feature_parts, make_pair_collate
 
-SYMBOLIC_KINDS: tuple[str, ...] = ("tokens", "continuous", "graph")
-FUSED_KINDS: tuple[str, ...] = tuple(f"waveform+{kind}" for kind in SYMBOLIC_KINDS)
 INPUT_KINDS: tuple[str, ...] = (*SYMBOLIC_KINDS, "waveform", "embeddings", *FUSED_KINDS)
 PRETRAIN_KINDS: tuple[str, ...] = ("tokens", "continuous", "graph", "waveform")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -216,9 +224,10 @@ class PerformancePairDataModule(L.LightningDataModule):
         Args:
             root: folder with ``ratings.csv`` (performance_id, piece_id, split/fold, audio, midi, score_midi,
                 then one column per rating dimension); ``piano-eval synthesize --out DIR`` builds one.
-            input_kind: what a performance becomes: tokens (S1), continuous (S3, hierarchical), graph (S2),
+            input_kind: what a performance becomes: tokens (S1), continuous (S3, hierarchical), notes
+                (N-notes), graph (S2),
                 waveform (A1-A3), embeddings (cached audio embeddings: backbone-free A1-A3, head only,
-                hierarchical), waveform+tokens / waveform+continuous / waveform+graph (F1-F3).
+                hierarchical), waveform+tokens / +continuous / +notes / +graph (F1-F3).
             scale: the ratings' scale, "1-7" (PercePiano; divided by 7) or "0-1" (the synthetic benchmark).
             dimensions: rating columns to use, in this order (default: every rating column); the model's
                 num_dimensions must equal their number.
@@ -301,6 +310,8 @@ class PerformancePairDataModule(L.LightningDataModule):
             return load_tokens([path], self.tokenizer, max_len=self.max_tokens)[0]
         if kind == "continuous":
             return load_continuous([path])[0]
+        if kind == "notes":
+            return load_notes([path])[0]
         from piano_eval.data.graph_inputs import load_graph
 
         return load_graph(path)
@@ -345,7 +356,7 @@ class PerformancePairDataModule(L.LightningDataModule):
 
     def part_collate(self) -> Callable[[Sequence[Any]], Any]:
         """Collate of one side of a pair (or of a batch of performances) for this ``input_kind``."""
-        return kind_collate(self.input_kind, self.tokenizer.pad_id if self.tokenizer is not None else 0)
+        return kind_collate(self.input_kind)
 
     def augment(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """A new augmented copy of a waveform item (seeded from torch's RNG: seed_everything fixes it)."""
@@ -499,35 +510,13 @@ class PerformancePairDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
-def kind_collate(kind: str, pad_id: int = 0) -> Callable[[Sequence[Any]], Any]:
+def kind_collate(kind: str) -> Callable[[Sequence[Any]], Any]:
     """Collate of one side of a pair for any :data:`INPUT_KINDS` entry."""
-    if kind in ("tokens", "continuous", "waveform"):
-        from piano_eval.data.inputs import part_collate
-
-        if kind == "tokens":
-            from piano_eval.symbolic.remi_transformer import collate_token_parts
-
-            return lambda seqs: collate_token_parts(seqs, pad_id)
-        return part_collate(kind)
-    if kind == "graph":
-        from piano_eval.data.graph_inputs import collate_graphs
-
-        return collate_graphs
     if kind == "embeddings":
         return lambda parts: collate_feature_parts(list(parts))
-    if kind in FUSED_KINDS:
-        audio = kind_collate("waveform")
-        symbolic = kind_collate(kind.split("+", 1)[1], pad_id)
-
-        def fused(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-            batch = {"audio_input": audio([p["audio_input"] for p in parts])}
-            batch["symbolic_input"] = symbolic([p["symbolic_input"] for p in parts])
-            if "score_input" in parts[0]:
-                batch["score_input"] = symbolic([p["score_input"] for p in parts])
-            return batch
-
-        return fused
-    raise ValueError(f"unknown input_kind {kind!r}; choose from {list(INPUT_KINDS)}")
+    if kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input_kind {kind!r}; choose from {list(INPUT_KINDS)}")
+    return symbolic_or_audio_collate(kind)
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from piano_eval.symbolic.graph import (
     hetero_to_homogeneous,
     midi_to_graph,
 )
+from piano_eval.symbolic.notes import NOTE_FEATURE_NAMES, NoteEncoder, NoteSequenceModel, note_features
 from piano_eval.symbolic.remi_transformer import (
     RemiTransformerEncoder,
     RemiTransformerModule,
@@ -37,11 +38,14 @@ from piano_eval.symbolic.remi_transformer import (
 __all__ = [
     "EDGE_TYPES",
     "NODE_FEATURES",
+    "NOTE_FEATURE_NAMES",
     "RELATIONS",
     "ContinuousEncoder",
     "ContinuousPerformanceModel",
     "HeteroScoreGraphEncoder",
     "MidiGraphError",
+    "NoteEncoder",
+    "NoteSequenceModel",
     "RemiTransformerEncoder",
     "RemiTransformerModule",
     "ScoreGraphEncoder",
@@ -58,5 +62,6 @@ __all__ = [
     "mask_tokens",
     "midi_to_graph",
     "mlm_loss",
+    "note_features",
     "tokenize_midi_files",
 ]

@@ -27,6 +27,7 @@ from piano_eval.hub import PianoEvalHubMixin
 from piano_eval.training import (
     ObjectiveConfig,
     PretrainableModule,
+    ScheduleConfig,
     Stage,
     collate_feature_parts,
     feature_part,
@@ -114,8 +115,13 @@ def span_mask(
     return chosen & mask.bool()
 
 
-class ContinuousEncoder(nn.Module):
-    """Multi-scale CNN → (optional masking) → Transformer; returns context and local features."""
+class ContinuousEncoder(nn.Module, PianoEvalHubMixin, tags=["symbolic", "continuous-features", "s3"]):
+    """Multi-scale CNN → (optional masking) → Transformer; returns context and local features.
+
+    Hub-saveable on its own, so :meth:`ContinuousPerformanceModel.save_components` writes it as ``encoder/``.
+    """
+
+    model_description = "S3: multi-scale 1D CNN + Transformer encoder over continuous MIDI features."
 
     def __init__(
         self,
@@ -177,13 +183,20 @@ class ContinuousPerformanceModel(
     coders={
         HeadConfig: (HeadConfig.to_dict, HeadConfig.from_dict),
         ObjectiveConfig: (ObjectiveConfig.to_dict, ObjectiveConfig.from_dict),
+        ScheduleConfig: (ScheduleConfig.to_dict, ScheduleConfig.from_dict),
     },
 ):
     """S3: :class:`ContinuousEncoder` + shared head; ``stage="pretrain"`` trains the wav2vec-style objective.
 
     Parts are ``{"features": [B, T, C], "mask": [B, T]}`` (:func:`collate_feature_parts`).
     ``pretrained_encoder`` starts the encoder from a pretraining run: its Lightning checkpoint (``*.ckpt``) or
-    a ``save_pretrained`` folder of this model (the encoder sizes must match it).
+    a ``save_pretrained`` folder of this model (the encoder sizes must match it). ``schedule`` and
+    ``backbone_lr_ratio`` are the shared recipe of :class:`~piano_eval.training.PerformanceModule`; the
+    encoder and the pretraining codebook/projection form the backbone group.
+
+    Hub components (:meth:`hub_components`): ``encoder`` and ``scorer``. The pretraining-only codebook and
+    context projection are left out (finetuning and scoring do not use them); ``save_pretrained`` and
+    Lightning checkpoints keep the whole model.
     """
 
     model_description = (
@@ -213,8 +226,12 @@ class ContinuousPerformanceModel(
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
-        super().__init__(encoder_dim, stage, head, learning_rate, weight_decay, objective)
+        super().__init__(
+            encoder_dim, stage, head, learning_rate, weight_decay, objective, schedule, backbone_lr_ratio
+        )
         self.save_hyperparameters()
         if not 0.0 < mask_prob < 1.0:
             raise ValueError(f"mask_prob must be in (0, 1), got {mask_prob}")
@@ -237,6 +254,9 @@ class ContinuousPerformanceModel(
         self.contrastive_temperature = contrastive_temperature
         self.diversity_weight = diversity_weight
         self.gumbel_start, self.gumbel_end, self.gumbel_decay = (float(t) for t in gumbel_temperature)
+
+    def hub_components(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, **super().hub_components()}
 
     def encode(self, part: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         features, mask = feature_part(part, type(self).__name__)

@@ -25,6 +25,7 @@ from piano_eval.symbolic.graph import EDGE_TYPES, NODE_FEATURES, NOTE, collate_g
 from piano_eval.training import (
     ObjectiveConfig,
     PretrainableModule,
+    ScheduleConfig,
     Stage,
     is_lightning_checkpoint,
     load_part_weights,
@@ -274,6 +275,8 @@ class ScoreGraphModule(PretrainableModule):
     (``to_dense_batch``) and go through the shared attention-pooled head and objective.
     ``pretrained_encoder`` loads a saved encoder (``save_pretrained`` folder or Hub id) or the encoder of a
     pretraining run's Lightning checkpoint (``*.ckpt``; the sizes must match it).
+    ``schedule`` and ``backbone_lr_ratio``: the shared training recipe, see
+    :class:`~piano_eval.training.PerformanceModule`.
     """
 
     def __init__(
@@ -291,8 +294,12 @@ class ScoreGraphModule(PretrainableModule):
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
-        super().__init__(gnn_hidden_dim, stage, head, learning_rate, weight_decay, objective)
+        super().__init__(
+            gnn_hidden_dim, stage, head, learning_rate, weight_decay, objective, schedule, backbone_lr_ratio
+        )
         self.save_hyperparameters()
         if not 0.0 < link_mask_ratio < 1.0:
             raise ValueError(f"link_mask_ratio must be in (0, 1), got {link_mask_ratio}")

@@ -21,6 +21,7 @@ from piano_eval.hub import PianoEvalHubMixin
 from piano_eval.training import (
     ObjectiveConfig,
     PretrainableModule,
+    ScheduleConfig,
     Stage,
     is_lightning_checkpoint,
     load_part_weights,
@@ -194,6 +195,8 @@ class RemiTransformerModule(PretrainableModule):
     (see :mod:`piano_eval.training.collate`) whose parts are token batches; loss is the shared objective.
     ``pretrained_encoder`` loads a saved :class:`RemiTransformerEncoder` (``save_pretrained`` folder or Hub id)
     or the encoder of a pretraining run's Lightning checkpoint (``*.ckpt``; the sizes must match it).
+    ``schedule`` and ``backbone_lr_ratio``: the shared training recipe, see
+    :class:`~piano_eval.training.PerformanceModule` (:meth:`from_tokenizer` passes them on with its kwargs).
     """
 
     def __init__(
@@ -215,8 +218,12 @@ class RemiTransformerModule(PretrainableModule):
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-5,
         objective: ObjectiveConfig | None = None,
+        schedule: ScheduleConfig | None = None,
+        backbone_lr_ratio: float = 1.0,
     ) -> None:
-        super().__init__(d_model, stage, head, learning_rate, weight_decay, objective)
+        super().__init__(
+            d_model, stage, head, learning_rate, weight_decay, objective, schedule, backbone_lr_ratio
+        )
         self.save_hyperparameters()
         if not 0 <= mask_id < vocab_size:
             raise ValueError(f"mask_id {mask_id} outside vocabulary of size {vocab_size}")

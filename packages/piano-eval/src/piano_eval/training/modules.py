@@ -132,6 +132,9 @@ class PerformanceModule(HubComponentsMixin, L.LightningModule):
     per-step warmup + cosine decay, and ``backbone_lr_ratio`` trains the encoder (everything outside the
     scorer and the learned loss weights) at ``learning_rate * backbone_lr_ratio``. The defaults (no schedule,
     ratio 1) keep one constant rate. Subclasses that build their own groups override :meth:`param_groups`.
+    Every concrete module takes both as constructor arguments (LightningCLI ``init_args``, Hub
+    ``config.json``) and refers here; those without a trainable encoder (cached embeddings, frozen
+    encoders) take only ``schedule``.
     """
 
     head_prefixes: tuple[str, ...] = HEAD_PREFIXES

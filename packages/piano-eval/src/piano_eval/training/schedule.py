@@ -41,15 +41,24 @@ class ScheduleConfig(DictConfig):
     ``total_steps=None`` takes the steps left in the run from the trainer (``estimated_stepping_batches`` minus
     the steps already taken), which also fits a schedule rebuilt mid-run (A2's switch to the supervised stage).
     ``min_lr_ratio`` is the floor as a fraction of each group's peak rate (seed 001: 1e-6 of 1e-4 → 0.01).
+    ``warmup_fraction`` sets the warmup as a fraction of the total steps instead of a step count, so one
+    recipe fits a small and a large dataset alike.
     """
 
     warmup_steps: int = 0
     total_steps: int | None = None
     min_lr_ratio: float = 0.0
+    warmup_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        if self.warmup_fraction and self.warmup_steps:
+            raise ValueError(
+                f"set warmup_steps ({self.warmup_steps}) or warmup_fraction ({self.warmup_fraction}), not both"
+            )
         if self.total_steps is not None and self.total_steps <= self.warmup_steps:
             raise ValueError(
                 f"total_steps ({self.total_steps}) must exceed warmup_steps ({self.warmup_steps})"
@@ -106,7 +115,16 @@ def warmup_cosine_scheduler(
     optimizer: torch.optim.Optimizer, config: ScheduleConfig, total_steps: int
 ) -> LambdaLR:
     """``LambdaLR`` applying :class:`WarmupCosine` to every param group's initial ``lr``."""
-    return LambdaLR(optimizer, WarmupCosine(config.warmup_steps, total_steps, config.min_lr_ratio))
+    return LambdaLR(
+        optimizer, WarmupCosine(warmup_steps(config, total_steps), total_steps, config.min_lr_ratio)
+    )
+
+
+def warmup_steps(config: ScheduleConfig, total_steps: int) -> int:
+    """The warmup in optimizer steps: ``warmup_steps``, or ``warmup_fraction`` of ``total_steps``."""
+    if config.warmup_fraction:
+        return round(config.warmup_fraction * total_steps)
+    return config.warmup_steps
 
 
 def backbone_head_groups(

@@ -49,6 +49,9 @@ class SyntheticBenchmarkConfig:
     soundfont: str | None = None  # default: the core synth's default piano-capable GM SoundFont
     augmentation: str | None = None  # a shared_audio_core.augment preset applied to every rendering
     seed: int = 0
+    # the dimensions that get degraded; the others stay clean (label 1) — a one-dimension benchmark shows
+    # whether a model hears that degradation at all
+    degraded_dimensions: tuple[str, ...] = DIMENSIONS
 
     def __post_init__(self) -> None:
         if self.generated_pieces + len(self.corpus) < 3:
@@ -61,6 +64,12 @@ class SyntheticBenchmarkConfig:
             )
         if self.augmentation is not None:
             get_preset(self.augmentation)  # unknown names fail before any work
+        unknown = sorted(set(self.degraded_dimensions) - set(DIMENSIONS))
+        if unknown or not self.degraded_dimensions:
+            raise ValueError(
+                f"degraded_dimensions must be a non-empty subset of {list(DIMENSIONS)}, "
+                f"got {list(self.degraded_dimensions)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,9 @@ def build_benchmark(
     }
     if meta_path.exists():
         existing = json.loads(meta_path.read_text())
-        if existing.get("config") != json.loads(json.dumps(asdict(config))):
+        # a folder written before a config field existed was built with that field's default
+        defaults = json.loads(json.dumps(asdict(SyntheticBenchmarkConfig())))
+        if {**defaults, **existing.get("config", {})} != json.loads(json.dumps(asdict(config))):
             raise ValueError(f"{out} holds a benchmark built with a different config; use another directory")
     else:
         _atomic_write(meta_path, lambda p: p.write_text(json.dumps(meta, indent=2)))
@@ -142,7 +153,7 @@ def build_benchmark(
             seed = (config.seed * 1_000_003 + p_index) * 1000 + k
             rng = np.random.default_rng(seed)
             style = ExpressiveStyle.sample(rng)
-            degradation = Degradation.sample(rng, config.clean_probability)
+            degradation = Degradation.sample(rng, config.clean_probability, config.degraded_dimensions)
             midi_path = out / "midi" / piece.piece_id / f"{perf_id}.mid"
             audio_path = out / "audio" / piece.piece_id / f"{perf_id}.flac"
             truth_path = out / "truth" / piece.piece_id / f"{perf_id}.json"

@@ -24,6 +24,7 @@ true score–performance alignment is known.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -81,12 +82,24 @@ class Degradation:
                 raise ValueError(f"Degradation.{field.name} must be in [0, 1], got {value}")
 
     @classmethod
-    def sample(cls, rng: np.random.Generator, clean_probability: float = 0.25) -> Degradation:
-        """Independent severities: each dimension is clean with ``clean_probability``, else U(0, 1)."""
+    def sample(
+        cls,
+        rng: np.random.Generator,
+        clean_probability: float = 0.25,
+        dimensions: Sequence[str] = DIMENSIONS,
+    ) -> Degradation:
+        """Independent severities: each dimension is clean with ``clean_probability``, else U(0, 1).
+        Dimensions not in ``dimensions`` stay clean; every dimension draws from ``rng`` all the same, so a
+        restricted benchmark plays the same performances with the other degradations left out."""
+        unknown = sorted(set(dimensions) - set(DIMENSIONS))
+        if unknown or not dimensions:
+            raise ValueError(
+                f"degraded dimensions must be a non-empty subset of {list(DIMENSIONS)}, got {list(dimensions)}"
+            )
         values = [
             0.0 if rng.random() < clean_probability else float(rng.uniform(0.0, 1.0)) for _ in DIMENSIONS
         ]
-        return cls(*values)
+        return cls(*(v if d in dimensions else 0.0 for d, v in zip(DIMENSIONS, values, strict=True)))
 
     def labels(self) -> dict[str, float]:
         return {name: 1.0 - value for name, value in asdict(self).items()}
