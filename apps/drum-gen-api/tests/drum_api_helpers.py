@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import symusic
+from _servers import free_port
 
 BIN = Path(sys.executable).parent
 TEST_LIMITS = {
@@ -36,12 +37,6 @@ TEST_LIMITS = {
 }
 TOKEN = "test-token-123"
 STYLES = ("J Dilla", "Metro Boomin", "Questlove", "Timbaland")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def base_env(**extra: str) -> dict[str, str]:

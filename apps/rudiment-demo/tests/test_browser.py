@@ -8,17 +8,14 @@ Chromium waits on background services it cannot reach).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _servers import free_port, wait_until_serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,31 +50,10 @@ def _upload(page, path: Path) -> None:
     expect(page.locator(f"#recording a[href*='{path.name}']")).to_have_count(1, timeout=30_000)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"rudiment-demo exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"rudiment-demo did not serve {url} within {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
-
-
 @pytest.fixture()
 def server(tmp_path) -> Iterator[tuple[str, Path]]:
     """The demo on a free port (the shipped model), stopped after the test; yields (url, log file)."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
     env.pop("RUDIMENT_DEMO_MODEL", None)
@@ -90,7 +66,7 @@ def server(tmp_path) -> Iterator[tuple[str, Path]]:
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_until_serving(url, process, log)
+        wait_until_serving(url, process, log, "rudiment-demo", STARTUP_TIMEOUT_S)
         yield url, log
     finally:
         process.terminate()

@@ -184,6 +184,58 @@ def test_continuous_batch_holds_each_performances_features(folder: Path) -> None
         assert torch.equal(part["features"][row, :n], features)
 
 
+def test_notes_batch_holds_each_performances_note_features(folder: Path) -> None:
+    from piano_eval.symbolic.notes import NOTE_FEATURE_NAMES, note_features
+
+    dm = data(folder, input_kind="notes")
+    (batch,) = batches(dm)
+    for row, (a, _) in enumerate(pair_rows(dm)):
+        features = note_features(folder / rows_by_id(folder)[a]["midi"])
+        part = batch["a"]
+        n = int(part["mask"][row].sum())
+        assert part["features"].shape[-1] == len(NOTE_FEATURE_NAMES) and n == len(features)
+        assert torch.equal(part["features"][row, :n], features)
+
+
+def test_train_pieces_keeps_whole_pieces_the_same_in_every_run(tmp_path: Path) -> None:
+    root = tmp_path / "eight"
+    build_benchmark(
+        root, SyntheticBenchmarkConfig(generated_pieces=8, performances_per_piece=2, bars=1), progress=False
+    )
+    every = data(root).split("train")
+    subset = data(root, train_pieces=2).split("train")
+    pieces = {p.piece_id for p in subset}
+    assert len(pieces) == 2 and len({p.piece_id for p in every}) > 2
+    assert [p.performance_id for p in subset] == [p.performance_id for p in every if p.piece_id in pieces]
+    assert [p.performance_id for p in data(root, train_pieces=2).split("train")] == [
+        p.performance_id for p in subset
+    ]
+    val = [p.performance_id for p in data(root, train_pieces=2).split("val")]
+    assert val == [p.performance_id for p in data(root).split("val")]  # only training shrinks
+    with pytest.raises(ValueError, match=r"train_pieces=99, but .*ratings.csv has \d+ training pieces"):
+        data(root, train_pieces=99).split("train")
+    with pytest.raises(ValueError, match="train_pieces must be >= 1"):
+        data(root, train_pieces=0)
+
+
+def test_ratings_on_the_0_100_scale_are_divided_by_100(edited) -> None:
+    def to_percent(rows: list[dict[str, str]]) -> None:
+        for row in rows:
+            for dim in DIMS:
+                row[dim] = f"{100 * float(row[dim]):.2f}"
+
+    root = edited(to_percent)
+    percent = data(root, scale="0-100")
+    rows = rows_by_id(root)
+    for p in percent.split("val"):
+        assert p.labels.tolist() == pytest.approx([float(rows[p.performance_id][d]) / 100 for d in DIMS])
+    edited_rows = read_rows(root)
+    edited_rows[0]["timing"] = "100.5"
+    write_rows(root, edited_rows)
+    with pytest.raises(LabelFileError, match=r"timing: rating 100.5 is outside the 0-100 scale"):
+        data(root, scale="0-100").setup("fit")
+
+
 def test_graph_batch_holds_each_performances_note_graph(folder: Path) -> None:
     dm = data(folder, input_kind="graph")
     (batch,) = batches(dm)

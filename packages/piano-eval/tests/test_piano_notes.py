@@ -123,3 +123,30 @@ def test_note_model_learns_on_held_out_pieces(tmp_path):
     result = evaluate_scores("N-notes", scores, targets, pieces, dims, pair_logits=logits)
     assert result.pairwise_per_dimension["timing"] >= 0.8, result.pairwise_per_dimension
     assert result.pairwise >= 0.65, result.pairwise_per_dimension
+
+
+def test_pretrained_encoder_starts_a_model_for_other_dimensions(tmp_path):
+    """Staged training: the encoder of a model trained on six pseudo-label dimensions starts a model rating
+    five expert dimensions; the head is new and the saved model no longer needs the source folder."""
+    from piano_eval.heads import HeadConfig
+
+    torch.manual_seed(0)
+    pseudo = NoteSequenceModel(num_layers=0, head=HeadConfig(num_dimensions=6, pooling="attention_stats"))
+    pseudo.save_pretrained(tmp_path / "pseudo")
+    expert = NoteSequenceModel(
+        num_layers=0,
+        pretrained_encoder=str(tmp_path / "pseudo"),
+        head=HeadConfig(num_dimensions=5, pooling="attention_stats"),
+    )
+    for name, weight in pseudo.encoder.state_dict().items():
+        assert torch.equal(expert.encoder.state_dict()[name], weight), name
+    assert expert.num_dimensions == 5
+    assert expert.predict_scores(
+        part_collate("notes")([note_features(_score([(0, 0.5, 60, 64)], []))])
+    ).shape == (1, 5)
+    assert expert.hparams["pretrained_encoder"] is None
+    expert.save_pretrained(tmp_path / "expert")
+    reloaded = NoteSequenceModel.from_pretrained(tmp_path / "expert")
+    assert torch.equal(reloaded.encoder.note_mlp[0].weight, pseudo.encoder.note_mlp[0].weight)
+    with pytest.raises(ValueError, match="encoder weights do not fit"):
+        NoteSequenceModel(num_layers=0, encoder_dim=32, pretrained_encoder=str(tmp_path / "pseudo"))

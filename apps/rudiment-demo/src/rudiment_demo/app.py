@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import textwrap
+
+from shared_audio_core.cliargs import port, port_unavailable, positive_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -27,23 +28,6 @@ environment:
 
 Exit codes: 0 stopped with Ctrl-C; 2 the model cannot be loaded or the port is in use.
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
-    return value
 
 
 def _default_host() -> str:
@@ -81,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port",
-        type=_port,
+        type=port,
         default=os.environ.get("GRADIO_SERVER_PORT") or str(DEFAULT_PORT),
         help=f"TCP port (default: {DEFAULT_PORT}; $GRADIO_SERVER_PORT overrides the default)",
     )
@@ -93,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="torch CPU threads (default: 1; the small models run fastest single-threaded, and one "
@@ -102,21 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _port_taken(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be served, or None: checked before the model loads, so a taken port
-    fails in a second, not after a minute of loading (Gradio's own check at launch stays the last word)."""
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            probe.bind((host, port))
-    except OSError as error:
-        return error.strerror or str(error)
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    reason = _port_taken(args.host, args.port)
+    reason = port_unavailable(args.host, args.port)
     if reason is not None:
         print(f"rudiment-demo: cannot serve on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared_audio_core.cliargs import positive_int
+
 from drum_gen.defaults import EVALUATION, GENERATION, MAX_BARS, TEMPO_RANGE
 
 MODEL_ENV = "DRUM_GEN_MODEL"
@@ -30,17 +32,10 @@ def _add_model_argument(parser: argparse.ArgumentParser, required: bool = False)
     )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _add_threads_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help=(

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cliargs import positive_int
+
 __all__ = ["build_parser", "main"]
 
 RENDER_PEAK_DBFS = -1.0
@@ -15,16 +17,6 @@ RENDER_PEAK_DBFS = -1.0
 
 def _format_value(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -137,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="augmentation seed; same seed, same output (default 0)"
     )
     render.add_argument(
-        "--sample-rate", type=_positive_int, default=44100, help="output sample rate in Hz (default 44100)"
+        "--sample-rate", type=positive_int, default=44100, help="output sample rate in Hz (default 44100)"
     )
     render.add_argument(
         "--bit-depth", type=int, choices=(16, 24), default=24, help="PCM bit depth (default 24)"

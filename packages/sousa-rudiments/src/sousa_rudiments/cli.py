@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from shared_audio_core.cliargs import positive_int
+
 from sousa_rudiments.presets import PRESETS, get_preset
 
 __all__ = ["build_parser", "main"]
@@ -171,16 +173,6 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, width=100, break_on_hyphens=False)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
     formatter = argparse.RawDescriptionHelpFormatter  # epilogs are laid out by hand; _wrap fills descriptions
     threads_help = (
@@ -218,9 +210,9 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
         "(several files: OUT-1.png, OUT-2.png, ...)",
     )
     classify.add_argument(
-        "--top", type=_positive_int, default=5, metavar="K", help="rudiments listed (default: 5)"
+        "--top", type=positive_int, default=5, metavar="K", help="rudiments listed (default: 5)"
     )
-    classify.add_argument("--threads", type=_positive_int, default=1, metavar="N", help=threads_help)
+    classify.add_argument("--threads", type=positive_int, default=1, metavar="N", help=threads_help)
 
     evaluate = sub.add_parser(
         "evaluate",
@@ -247,9 +239,9 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=None, help="report directory (default: runs/evaluate/DATASET_NAME-SPLIT)"
     )
     evaluate.add_argument(
-        "--limit", type=_positive_int, default=None, metavar="N", help="evaluate only N clips (a quick look)"
+        "--limit", type=positive_int, default=None, metavar="N", help="evaluate only N clips (a quick look)"
     )
-    evaluate.add_argument("--threads", type=_positive_int, default=1, metavar="N", help=threads_help)
+    evaluate.add_argument("--threads", type=positive_int, default=1, metavar="N", help=threads_help)
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     onsets = sub.add_parser(
@@ -267,7 +259,7 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
         "--split", choices=("train", "validation", "test"), default="test", help="(default: test)"
     )
     onsets.add_argument(
-        "--limit", type=_positive_int, default=None, metavar="N", help="evaluate only N clips (a quick look)"
+        "--limit", type=positive_int, default=None, metavar="N", help="evaluate only N clips (a quick look)"
     )
     onsets.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -305,7 +297,7 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
         help="feature cache root (default: OUT/cache); each dataset is cached in CACHE/<its folder name>",
     )
     train.add_argument(
-        "--workers", type=_positive_int, default=1, metavar="N", help="processes analysing clips (default: 1)"
+        "--workers", type=positive_int, default=1, metavar="N", help="processes analysing clips (default: 1)"
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bars or trainer logs")
 
@@ -318,7 +310,7 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
     )
     quick.add_argument("--out", type=Path, default=None, help="output directory (default: runs/quickstart)")
     quick.add_argument(
-        "--workers", type=_positive_int, default=None, metavar="N", help="worker processes (default: 2)"
+        "--workers", type=positive_int, default=None, metavar="N", help="worker processes (default: 2)"
     )
     quick.add_argument("--no-progress", action="store_true", help="no progress output")
 

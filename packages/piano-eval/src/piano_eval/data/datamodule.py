@@ -219,6 +219,7 @@ class PerformancePairDataModule(L.LightningDataModule):
         embedding_cache: str | None = None,
         max_tokens: int = 1024,
         progress: bool = True,
+        train_pieces: int | None = None,
     ) -> None:
         """
         Args:
@@ -228,7 +229,8 @@ class PerformancePairDataModule(L.LightningDataModule):
                 (N-notes), graph (S2),
                 waveform (A1-A3), embeddings (cached audio embeddings: backbone-free A1-A3, head only,
                 hierarchical), waveform+tokens / +continuous / +notes / +graph (F1-F3).
-            scale: the ratings' scale, "1-7" (PercePiano; divided by 7) or "0-1" (the synthetic benchmark).
+            scale: the ratings' scale, "1-7" (PercePiano; divided by 7), "0-1" (the synthetic benchmark) or
+                "0-100" (pseudo-labels and the labeling app; divided by 100).
             dimensions: rating columns to use, in this order (default: every rating column); the model's
                 num_dimensions must equal their number.
             batch_size: pairs (or performances) per batch.
@@ -246,6 +248,9 @@ class PerformancePairDataModule(L.LightningDataModule):
                 a cache_dir holding one configuration).
             max_tokens: tokens kind: REMI sequences are cut to this length (the S1 model's max_seq_len).
             progress: show progress bars while loading inputs.
+            train_pieces: train on this many of the training pieces only (all their performances; a
+                seeded choice, the same in every run): a small "expert" subset, e.g. for comparing
+                pseudo-label pretraining with training on the subset alone.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -255,6 +260,8 @@ class PerformancePairDataModule(L.LightningDataModule):
             raise ValueError(f"batches must be one of {list(BATCHES)}, got {batches!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if train_pieces is not None and train_pieces < 1:
+            raise ValueError(f"train_pieces must be >= 1, got {train_pieces}")
         if batches == "pretrain" and input_kind not in PRETRAIN_KINDS:
             raise ValueError(
                 f"batches='pretrain' has no batch format for {input_kind!r}; use one of {list(PRETRAIN_KINDS)}"
@@ -293,6 +300,7 @@ class PerformancePairDataModule(L.LightningDataModule):
         self.embedding_cache = embedding_cache
         self.max_tokens = max_tokens
         self.progress = progress
+        self.train_pieces = train_pieces
         self.tokenizer = benchmark_tokenizer() if "tokens" in input_kind else None
         self.dims: tuple[str, ...] = ()
         self.performances: list[RatedPerformance] = []
@@ -396,8 +404,19 @@ class PerformancePairDataModule(L.LightningDataModule):
                 folds = self.val_fold is not None or self.test_fold is not None
                 where = f"the {name} folds" if folds else f"split {name!r}"
                 raise LabelFileError(f"{self.root / 'ratings.csv'}: no performances in {where}")
+            if name == "train" and self.train_pieces is not None:
+                chosen = self._subset(chosen, self.train_pieces)
             self.split_performances[name] = chosen
         return self.split_performances[name]
+
+    def _subset(self, performances: list[RatedPerformance], count: int) -> list[RatedPerformance]:
+        pieces = sorted({p.piece_id for p in performances})
+        if count > len(pieces):
+            raise ValueError(
+                f"train_pieces={count}, but {self.root / 'ratings.csv'} has {len(pieces)} training pieces"
+            )
+        kept = set(np.random.default_rng(0).permutation(pieces)[:count].tolist())
+        return [p for p in performances if p.piece_id in kept]
 
     def _load_inputs(self, performances: Sequence[RatedPerformance], split: str) -> list[Any]:
         todo = [p for p in performances if p.performance_id not in self._inputs]

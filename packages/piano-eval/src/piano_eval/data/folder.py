@@ -7,7 +7,8 @@
 
 Paths are relative to the folder (``midi`` may be empty or absent). Every other column is a rating
 dimension; an empty cell is "not rated" and is masked out of training and evaluation, never read as 0.
-Ratings are on ``scale`` — ``"1-7"`` (PercePiano's, divided by 7) or ``"0-1"`` (used as is); a rating
+Ratings are on ``scale`` — ``"1-7"`` (PercePiano's, divided by 7), ``"0-1"`` (used as is) or ``"0-100"``
+(pseudo-labels, expert sliders; divided by 100); a rating
 outside the scale is an error naming the file, row and column.
 """
 
@@ -24,7 +25,7 @@ from .errors import DatasetLayoutError, LabelFileError
 from .folds import check_piece_folds
 
 RESERVED_COLUMNS = ("performance_id", "piece_id", "split", "fold", "audio", "midi", "score_midi")
-SCALES = {"1-7": (1.0, 7.0), "0-1": (0.0, 1.0)}
+SCALES = {"1-7": (1.0, 7.0), "0-1": (0.0, 1.0), "0-100": (0.0, 100.0)}
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def load_rating_folder(
                     raise LabelFileError(
                         f"{path} row {line}, {dim}: rating {value} is outside the {scale} scale"
                     )
-                values[k] = value / high if scale == "1-7" else value
+                values[k] = value if scale == "0-1" else value / high
             files = {}
             for column in ("audio", "midi", "score_midi"):
                 text = (row.get(column) or "").strip()

@@ -22,7 +22,13 @@ from torch import nn
 
 from piano_eval.heads import HeadConfig
 from piano_eval.hub import PianoEvalHubMixin
-from piano_eval.training import ObjectiveConfig, PerformanceModule, ScheduleConfig, feature_part
+from piano_eval.training import (
+    ObjectiveConfig,
+    PerformanceModule,
+    ScheduleConfig,
+    feature_part,
+    load_part_weights,
+)
 
 NOTE_FEATURE_NAMES: tuple[str, ...] = (
     "pitch",  # MIDI pitch / 127
@@ -207,6 +213,9 @@ class NoteSequenceModel(
     (:func:`note_features` per file, padded by :func:`piano_eval.training.collate_feature_parts`).
 
     The head should pool with ``pooling="attention_stats"``: spread-type defects are a standard deviation.
+    ``pretrained_encoder`` starts the encoder from another run of this model — its Lightning checkpoint or
+    ``save_pretrained`` folder, e.g. one trained on pseudo-labels — with a fresh head, which may rate other
+    dimensions (staged training: pseudo-labels, then expert ratings).
     """
 
     model_description = "Note-level performance model: exact-onset note features → Transformer → shared head."
@@ -218,6 +227,7 @@ class NoteSequenceModel(
         num_layers: int = 2,
         num_heads: int = 4,
         encoder_dropout: float = 0.0,
+        pretrained_encoder: str | None = None,
         head: HeadConfig | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-5,
@@ -230,6 +240,10 @@ class NoteSequenceModel(
         )
         self.save_hyperparameters()
         self.encoder = NoteEncoder(input_channels, encoder_dim, num_layers, num_heads, encoder_dropout)
+        if pretrained_encoder is not None:
+            load_part_weights(self.encoder, pretrained_encoder)
+            # the weights are this model's own now: checkpoints and save_pretrained rebuild without the source
+            self.record_init_arg("pretrained_encoder", None)
 
     def hub_components(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, **super().hub_components()}
