@@ -23,6 +23,7 @@ NEEDS: dict[str, dict[str, str]] = {
     "s1_finetune": {"model.init_args.pretrained_encoder": "s1_pretrain"},
     "s2_finetune": {"model.init_args.pretrained_encoder": "s2_pretrain"},
     "s3_finetune": {"model.init_args.pretrained_encoder": "s3_pretrain"},
+    "n_notes_expert_finetune": {"model.init_args.pretrained_encoder": "n_notes_pseudo_pretrain"},
     **{
         name: {
             "model.init_args.audio_encoder.init_args.checkpoint": "a1_lora",
@@ -34,9 +35,11 @@ NEEDS: dict[str, dict[str, str]] = {
 EXTRA: dict[str, tuple[str, ...]] = {
     # both stages in 2 epochs: self-supervised in epoch 0, supervised from epoch 1
     "a2_staged": ("--trainer.max_epochs=2", "--model.init_args.supervised_start_epoch=1"),
-    # the recipe warms up over 200 steps; the tiny folder's run has a handful
-    "n_notes": ("--model.init_args.schedule.warmup_steps=1",),
+    # the tiny folder has 2 training pieces (the recipe's expert subset is 25): all of them
+    "n_notes_expert_finetune": ("--data.init_args.train_pieces=2",),
 }
+# reads a rating folder of pseudo-labels (six dimensions, 0-100), built from the synthetic one below
+PSEUDO = {"n_notes_pseudo_pretrain"}
 CACHED = {"embedding_head"}  # needs an embedding cache: its own test below
 # over 10 s on their own: A2's augmentation (impulse responses) and 2 epochs; fusion trains A1 and S3 first
 SLOW = {"a2_staged", "f1_cross_attention", "f2_concat", "f3_gated"}
@@ -88,7 +91,22 @@ def piano_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def piano_args(piano_folder: Path, tiny_run: tuple[str, ...]) -> Callable[..., list[str]]:
+def pseudo_folder(piano_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic folder's whole-performance pseudo-labels as a rating folder, as the config's comment
+    builds it."""
+    from piano_eval.cli import main
+
+    out = tmp_path_factory.mktemp("pseudo")
+    labels = out / "pseudo-labels.jsonl"
+    args = [str(piano_folder), "--whole-performances", "--out", str(labels), "--rating-folder", str(out)]
+    assert main(["pseudo-label", *args, "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def piano_args(
+    piano_folder: Path, pseudo_folder: Path, tiny_run: tuple[str, ...]
+) -> Callable[..., list[str]]:
     """Arguments of a tiny run of a piano config into ``root``."""
 
     def make(subcommand: str, name: str, root: Path, *extra: str) -> list[str]:
@@ -96,7 +114,7 @@ def piano_args(piano_folder: Path, tiny_run: tuple[str, ...]) -> Callable[..., l
             subcommand,
             "-c",
             str(PIANO / f"{name}.yaml"),
-            f"--data.init_args.root={piano_folder}",
+            f"--data.init_args.root={pseudo_folder if name in PSEUDO else piano_folder}",
             "--data.init_args.batch_size=4",
             "--data.init_args.progress=false",
             f"--trainer.default_root_dir={root}",
@@ -178,6 +196,29 @@ def test_finetune_starts_from_the_pretrain_runs_encoder(
     finetuned = load(fitted(f"{family}_finetune") / "checkpoints" / "best.ckpt")
     assert finetuned["hyper_parameters"]["pretrained_encoder"] is None
     assert set(part(finetuned["state_dict"], "encoder.")) == set(encoder)
+
+
+def test_expert_finetune_starts_from_the_pseudo_label_runs_encoder_with_a_new_head(
+    fitted: Callable[[str], Path], piano_args: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    pretrained = fitted("n_notes_pseudo_pretrain") / "checkpoints" / "best.ckpt"
+    state = load(pretrained)["state_dict"]
+    encoder = part(state, "encoder.")
+    assert state["scorer.head.regression.weight"].shape[0] == 6  # trained on the six pseudo-labels
+    built = build(
+        piano_args(
+            "fit",
+            "n_notes_expert_finetune",
+            tmp_path,
+            f"--model.init_args.pretrained_encoder={pretrained}",
+            *EXTRA["n_notes_expert_finetune"],
+        )
+    )
+    start = built.model.encoder.state_dict()
+    assert start.keys() == encoder.keys() and all(torch.equal(start[k], encoder[k]) for k in encoder)
+    assert built.model.num_dimensions == 5 and built.datamodule.train_pieces == 2
+    finetuned = load(fitted("n_notes_expert_finetune") / "checkpoints" / "best.ckpt")
+    assert finetuned["hyper_parameters"]["pretrained_encoder"] is None
 
 
 @pytest.mark.slow
@@ -295,10 +336,13 @@ def test_piano_configs_agree_with_the_data_and_with_the_runs_they_read() -> None
         assert c["trainer"]["default_root_dir"] == f"runs/piano-eval/{name}"
         data = c["data"]["init_args"]
         assert c["data"]["class_path"] == "piano_eval.data.datamodule.PerformancePairDataModule"
-        assert (data["root"], data["scale"]) == ("data/piano/synthetic", "0-1")
         model = c["model"]["init_args"]
         sizes = model.get("head") or model["architecture"]
-        assert sizes["num_dimensions"] == 5, name  # the synthetic benchmark's 5 rated dimensions
+        if name in PSEUDO:  # the six pseudo-labels, 0-100
+            assert (data["root"], data["scale"], sizes["num_dimensions"]) == ("data/piano/pseudo", "0-100", 6)
+        else:
+            assert (data["root"], data["scale"]) == ("data/piano/synthetic", "0-1")
+            assert sizes["num_dimensions"] == 5, name  # the synthetic benchmark's 5 rated dimensions
         assert c["checkpoint"]["monitor"] and c["checkpoint"]["mode"] in ("min", "max")
     for name, needs in NEEDS.items():
         model = config(name)["model"]["init_args"]
@@ -311,8 +355,10 @@ def test_piano_configs_agree_with_the_data_and_with_the_runs_they_read() -> None
         "s1": ("d_model", "num_heads", "num_layers", "dim_feedforward", "max_seq_len", "vocab_size"),
         "s2": ("gnn_hidden_dim", "num_gnn_layers", "num_gat_heads"),
         "s3": ("encoder_dim", "num_layers", "num_heads"),
+        "n_notes": ("encoder_dim", "num_layers"),
     }.items():
-        pre, fine = (config(f"{family}_{stage}")["model"]["init_args"] for stage in ("pretrain", "finetune"))
+        stages = ("pseudo_pretrain", "expert_finetune") if family == "n_notes" else ("pretrain", "finetune")
+        pre, fine = (config(f"{family}_{stage}")["model"]["init_args"] for stage in stages)
         assert {k: pre[k] for k in sizes} == {k: fine[k] for k in sizes}, family  # the encoder must fit
     a1 = config("a1_lora")["model"]["init_args"]
     s3 = config("s3_finetune")["model"]["init_args"]

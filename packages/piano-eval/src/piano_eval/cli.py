@@ -14,14 +14,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from shared_audio_core.cliargs import positive_int
+
 from piano_eval.evaluate import EvaluationResult, select_winner, write_report
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
 
 
 def _layers(text: str):
@@ -286,6 +281,33 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pseudo_label(args: argparse.Namespace) -> int:
+    from piano_eval.pseudo_labels import pseudo_label_folder
+
+    if args.rating_folder is not None and not args.whole_performances:
+        raise ValueError(
+            "--rating-folder needs --whole-performances: a rating folder rates whole performances"
+        )
+    summary = pseudo_label_folder(
+        args.data,
+        args.out,
+        None if args.whole_performances else args.segment_seconds,
+        args.hop_seconds,
+        scale=args.scale,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{summary.written} segments of {summary.performances} performances written to {summary.out}"
+        + (f" ({summary.already} already there)" if summary.already else "")
+    )
+    if args.rating_folder is not None:
+        from piano_eval.pseudo_labels import write_pseudo_rating_folder
+
+        ratings = write_pseudo_rating_folder(args.data, args.out, args.rating_folder, scale=args.scale)
+        print(f"rating folder for train fit (scale 0-100): {ratings}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="piano-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -313,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="subset of S1-remi, S3-continuous, N-notes, A-logmel",
     )
-    bench.add_argument("--threads", type=_positive_int, default=2, help="torch threads (default: 2)")
+    bench.add_argument("--threads", type=positive_int, default=2, help="torch threads (default: 2)")
     bench.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bars")
     bench.set_defaults(run=_benchmark)
@@ -338,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="experiments folder (default: runs/piano-experiments[-quick])",
     )
-    experiment.add_argument("--threads", type=_positive_int, default=2, help="torch threads (default: 2)")
+    experiment.add_argument("--threads", type=positive_int, default=2, help="torch threads (default: 2)")
     experiment.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     experiment.add_argument("--no-progress", action="store_true", help="no progress bars")
     experiment.set_defaults(run=_experiment)
@@ -351,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
         "SoundFont. Splits are by piece. Resumable: rerun the same command after an interruption.",
     )
     synth.add_argument("--out", type=Path, required=True, help="output folder")
-    synth.add_argument("--pieces", type=_positive_int, default=24, help="generated pieces (default: 24)")
+    synth.add_argument("--pieces", type=positive_int, default=24, help="generated pieces (default: 24)")
     synth.add_argument(
         "--corpus",
         nargs="*",
@@ -359,10 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="music21 corpus paths, e.g. bach/bwv66.6 (needs piano-eval[corpus])",
     )
-    synth.add_argument("--bars", type=_positive_int, default=4, help="bars per piece (default: 4)")
+    synth.add_argument("--bars", type=positive_int, default=4, help="bars per piece (default: 4)")
     synth.add_argument(
         "--performances",
-        type=_positive_int,
+        type=positive_int,
         default=6,
         help="performances per piece (default: 6, at least 2)",
     )
@@ -429,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-seconds", type=float, default=30.0, help="chunk length for long audio (default: 30)"
     )
     extract.add_argument(
-        "--max-chunks", type=_positive_int, default=8, help="chunks per backbone call (default: 8)"
+        "--max-chunks", type=positive_int, default=8, help="chunks per backbone call (default: 8)"
     )
     extract.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     extract.add_argument(
@@ -461,9 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--out", type=Path, required=True, help="folder for results.json, report.md, figures"
     )
-    evaluate.add_argument(
-        "--batch-size", type=_positive_int, default=16, help="inference batch (default: 16)"
-    )
+    evaluate.add_argument("--batch-size", type=positive_int, default=16, help="inference batch (default: 16)")
     evaluate.set_defaults(run=_evaluate)
 
     score = sub.add_parser(
@@ -502,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", type=Path, default=None, metavar="OUT.png", help="write the score/attention figure"
     )
     score.add_argument(
-        "--samples", type=_positive_int, default=30, help="Monte-Carlo dropout passes (default: 30; 1 = none)"
+        "--samples", type=positive_int, default=30, help="Monte-Carlo dropout passes (default: 30; 1 = none)"
     )
     score.add_argument("--seed", type=int, default=0, help="seed of the dropout draws (default: 0)")
     score.add_argument(
@@ -510,6 +530,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--passages", type=int, default=3, help="how many weak passages to mark (default: 3)")
     score.set_defaults(run=_score)
+
+    pseudo = sub.add_parser(
+        "pseudo-label",
+        help="per-segment pseudo-labels (0-100) of six technical dimensions from each performance and its "
+        "score, as resumable JSONL",
+        description="For every performance in DATA/ratings.csv (columns audio, midi, score_midi), align the "
+        "performance MIDI to the score MIDI (partitura + parangonar; the recording by chroma DTW when there "
+        "is no MIDI) and write one JSON line per segment to OUT: note_accuracy, rhythmic_precision, "
+        "dynamics_control, articulation, pedaling and tone, each computed from that segment's notes only "
+        "(formulas in docs/pseudo-labels.md; null where a segment holds nothing to judge). Resumable: every "
+        "line is appended atomically and a rerun skips segments already written. Bad input (no notes, "
+        "silent or too short audio, a performance that does not align to its score) stops with a one-line "
+        "error and exit code 2.",
+    )
+    pseudo.add_argument(
+        "data",
+        type=Path,
+        metavar="DATA",
+        help="rating folder with ratings.csv (piano-eval synthesize writes one)",
+    )
+    pseudo.add_argument("--out", type=Path, required=True, help="labels file (JSONL), resumed if it exists")
+    pseudo.add_argument(
+        "--segment-seconds", type=float, default=10.0, help="segment length in seconds (default: 10)"
+    )
+    pseudo.add_argument(
+        "--hop-seconds", type=float, default=5.0, help="seconds between segment starts (default: 5)"
+    )
+    pseudo.add_argument(
+        "--whole-performances",
+        action="store_true",
+        help="one segment per performance, its whole length (instead of --segment-seconds windows)",
+    )
+    pseudo.add_argument(
+        "--rating-folder",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write DIR/ratings.csv: each performance with its pseudo-labels as 0-100 rating columns, "
+        "for a `train fit` pretraining config (needs --whole-performances)",
+    )
+    pseudo.add_argument(
+        "--scale", default="0-1", choices=["0-1", "1-7"], help="rating scale of ratings.csv (default: 0-1)"
+    )
+    pseudo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pseudo.set_defaults(run=_pseudo_label)
     return parser
 
 

@@ -309,14 +309,25 @@ def train_family(
     if model is None:
         model = family.build(dims, config.learning_rate)
     pieces = _piece_index(train)
-    labels = torch.from_numpy(_labels(train)).float()
+    raw = torch.from_numpy(_labels(train)).float()
+    # a missing rating (NaN: not rated, or a pseudo-label that could not be computed) is masked out of the
+    # losses; the 0 under the mask is never read as a rating
+    label_mask = ~torch.isnan(raw)
+    labels = torch.nan_to_num(raw, nan=0.0)
     pairs = unordered_pairs(pieces)
     if augmented_inputs is not None:
         dataset: PerformancePairDataset = AugmentedViewPairDataset(
-            list(train_inputs), labels, pieces, pairs=pairs, augmented_inputs=augmented_inputs
+            list(train_inputs),
+            labels,
+            pieces,
+            pairs=pairs,
+            label_mask=label_mask,
+            augmented_inputs=augmented_inputs,
         )
     else:
-        dataset = PerformancePairDataset(list(train_inputs), labels, pieces, pairs=pairs)
+        dataset = PerformancePairDataset(
+            list(train_inputs), labels, pieces, pairs=pairs, label_mask=label_mask
+        )
     part = (
         part_collate(family.input_kind)
         if family.input_kind in INPUT_KINDS

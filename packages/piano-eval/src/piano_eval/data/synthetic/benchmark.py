@@ -29,7 +29,7 @@ from shared_audio_core.files import atomic_output
 from shared_audio_core.synth import render_midi
 from tqdm.auto import tqdm
 
-from .performance import DIMENSIONS, Degradation, ExpressiveStyle, perform
+from .performance import DIMENSIONS, Degradation, ExpressiveStyle, Performance, perform
 from .scores import PianoScore, corpus_piece, generate_piece
 
 SPLITS = ("train", "val", "test")
@@ -83,7 +83,8 @@ class BenchmarkEntry:
     labels: dict[str, float] = field(default_factory=dict)
 
 
-def _pieces(config: SyntheticBenchmarkConfig) -> list[PianoScore]:
+def benchmark_pieces(config: SyntheticBenchmarkConfig) -> list[PianoScore]:
+    """The scores a benchmark of ``config`` plays, in build order (regenerated, not read from the folder)."""
     pieces = [
         generate_piece(f"gen-{i:03d}", config.seed * 100_003 + i, bars=config.bars)
         for i in range(config.generated_pieces)
@@ -111,7 +112,8 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         write(tmp)
 
 
-def _deadpan(score: PianoScore, seed: int):
+def deadpan_performance(score: PianoScore, seed: int) -> Performance:
+    """The score played without expression or degradation: the benchmark's ``scores/<piece>.mid``."""
     style = ExpressiveStyle(
         rubato=0.0, final_ritardando=0.0, dynamic_arch=0.0, melody_emphasis=0.0, legato=1.0
     )
@@ -138,7 +140,7 @@ def build_benchmark(
             raise ValueError(f"{out} holds a benchmark built with a different config; use another directory")
     else:
         _atomic_write(meta_path, lambda p: p.write_text(json.dumps(meta, indent=2)))
-    pieces = _pieces(config)
+    pieces = benchmark_pieces(config)
     splits = split_pieces([p.piece_id for p in pieces], config.split_fractions, config.seed)
     augmentor = AudioAugmentor(get_preset(config.augmentation)) if config.augmentation else None
     entries: list[BenchmarkEntry] = []
@@ -147,7 +149,9 @@ def build_benchmark(
     for p_index, piece in enumerate(pieces):
         score_midi = out / "scores" / f"{piece.piece_id}.mid"
         if not score_midi.exists():
-            _atomic_write(score_midi, lambda p, piece=piece: _deadpan(piece, 0).to_score().dump_midi(str(p)))
+            _atomic_write(
+                score_midi, lambda p, piece=piece: deadpan_performance(piece, 0).to_score().dump_midi(str(p))
+            )
         for k in range(config.performances_per_piece):
             perf_id = f"{piece.piece_id}-p{k:02d}"
             seed = (config.seed * 1_000_003 + p_index) * 1000 + k
