@@ -1,4 +1,5 @@
-"""Helpers for tests that start a real server in a subprocess (the Gradio apps, drum-gen-api)."""
+"""Helpers for tests that start a real server in a subprocess (the Gradio apps, drum-gen-api) and drive it
+with Debian's Chromium through Playwright (installed by .ci/run; no browser download)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,19 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+# headless, and nothing that reaches the network or writes a profile the test did not ask for
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

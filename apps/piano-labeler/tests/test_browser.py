@@ -20,19 +20,8 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from _servers import free_port, wait_until_serving
+from _servers import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STARTUP_TIMEOUT_S = 90  # gradio's import and the page build; about 8 s on two busy cores
 STEP_TIMEOUT_MS = 30_000
 SEGMENT_SECONDS = "2"  # the ~5 s renderings give 2–3 segments each

@@ -15,19 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _servers import free_port, wait_until_serving
+from _servers import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STARTUP_TIMEOUT_S = 150  # imports, model load and warm-up; about 25 s on two idle cores
 PREDICTION_TIMEOUT_S = 60
 
