@@ -339,6 +339,14 @@ def test_audio_only_labels_are_computed_when_there_is_no_midi(tiny_benchmark):
     for name in ("note_accuracy", "rhythmic_precision", "tone"):
         values = [r["labels"][name] for r in records]
         assert all(v is not None and 0 <= v <= 100 for v in values), name
+    # what audio alone cannot tell (no correlation with the ground truth) is null, not a number
+    assert all(
+        r["labels"]["dynamics_control"] is None and r["labels"]["articulation"] is None for r in records
+    )
+    measured = label_performance(
+        PerformanceFiles(p.score_midi_path, audio=p.audio_path), 2.0, 2.0, audio_withheld=()
+    )
+    assert all(r["labels"]["articulation"] is not None for r in measured)
 
 
 def test_pseudo_labels_follow_the_benchmark_degradations(tmp_path):

@@ -20,7 +20,7 @@ from piano_eval.alignment.midi import load_performance, load_score
 from piano_eval.alignment.symbolic import DEFAULT_THRESHOLD, align_notes
 from piano_eval.data.validation import check_audio, check_lengths, check_midi
 
-from .audio import SAMPLE_RATE, analyse_audio, audio_labels, tone
+from .audio import SAMPLE_RATE, WITHHELD_FROM_AUDIO, analyse_audio, audio_labels, tone
 from .errors import AudioTooShortError, PseudoLabelFileError
 from .jsonl import LabelWriter, read_labels, segment_key
 from .symbolic import AlignedPerformance, midi_labels
@@ -96,6 +96,7 @@ def label_performance(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     skip: Any = None,
+    audio_withheld: Sequence[str] = WITHHELD_FROM_AUDIO,
 ) -> list[dict[str, Any]]:
     """The label records (JSONL format) of every segment of one performance; ``segment_seconds=None``
     makes the whole performance one segment.
@@ -104,7 +105,8 @@ def label_performance(
     Typed errors: :class:`~piano_eval.data.errors.EmptyMidiError` / ``UnreadableMidiError`` /
     ``UnreadableAudioError`` / ``SilentAudioError`` / ``LengthMismatchError`` for bad files,
     :class:`AudioTooShortError` when no segment fits, :class:`~piano_eval.alignment.AlignmentError`
-    when the performance does not align to the score.
+    when the performance does not align to the score. Without a performance MIDI the labels in
+    ``audio_withheld`` are null (they do not follow the ground truth from audio alone).
     """
     from shared_audio_core.audio import load_audio
 
@@ -141,7 +143,8 @@ def label_performance(
         assert audio is not None
         analysis = analyse_audio(audio, files.audio, score)
         for start, end in todo:
-            records.append(_record(files, start, end, audio_labels(analysis, start, end)))
+            labels = audio_labels(analysis, start, end, withheld=audio_withheld)
+            records.append(_record(files, start, end, labels))
     return records
 
 
