@@ -152,7 +152,15 @@ def cli(args: ArgsType = None, run: bool = True) -> TrainCLI:
 
 def main(args: ArgsType = None) -> None:
     """Console entry point of ``train``."""
-    cli(args)
+    try:
+        cli(args)
+    finally:
+        # A DDP run leaves its gloo process group alive; torn down by the interpreter's exit instead, its
+        # threads now and then abort the finished process ("terminate called without an active exception").
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 __all__ = ["TrainCLI", "checkpoint_dir", "cli", "main"]
