@@ -3,6 +3,7 @@ with Debian's Chromium through Playwright (installed by .ci/run; no browser down
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -47,3 +48,14 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path, name: str
             pass
         time.sleep(0.3)
     pytest.fail(f"{name} did not serve {url} within {timeout_s} s:\n{log.read_text()}")
+
+
+def require_chromium() -> None:
+    """Skip without Debian's Chromium on a developer machine; fail in CI, which installs it (.ci/run), so a
+    browser test never silently disappears there."""
+    if CHROMIUM.is_file():
+        return
+    message = f"needs Debian's chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from _servers import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_serving
+from _servers import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, wait_until_serving
 
 STARTUP_TIMEOUT_S = 90  # gradio's import and the page build; about 8 s on two busy cores
 STEP_TIMEOUT_MS = 30_000
@@ -76,11 +76,7 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 15.0)
 
 @pytest.mark.slow
 def test_label_reload_restart_and_resume(start_server, benchmark, tmp_path):
-    if not CHROMIUM.is_file():
-        message = f"needs Debian's chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI installs it: never let the browser test silently disappear
-        pytest.skip(message)
+    require_chromium()
     from piano_labeler.config import DEFAULT_DIMENSIONS
     from piano_labeler.segments import load_segments
     from playwright.sync_api import expect, sync_playwright

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _servers import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_serving
+from _servers import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, wait_until_serving
 
 STARTUP_TIMEOUT_S = 150  # imports, model load and warm-up; about 25 s on two idle cores
 PREDICTION_TIMEOUT_S = 60
@@ -68,11 +68,7 @@ def server(tmp_path) -> Iterator[tuple[str, Path]]:
 
 @pytest.mark.slow
 def test_upload_classify_and_see_the_answer_and_plots(server, examples, tmp_path):
-    if not CHROMIUM.is_file():
-        message = f"needs Debian's chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI installs it: never let the browser test silently disappear
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     url, log = server

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import symusic
 from piano_eval.alignment import (
     AlignmentError,
     TimeMap,
@@ -21,29 +20,10 @@ from piano_eval.alignment import (
 from piano_eval.alignment.audio import AUDIO_THRESHOLD, align_audio, audio_features
 from piano_eval.alignment.truth import alignment_accuracy, benchmark_truth, check_against_files
 from piano_eval.data.errors import EmptyMidiError, UnreadableMidiError
-
-TICKS_PER_SECOND = 960  # 480 ticks per quarter at 120 qpm
+from piano_eval.testing import write_piano_midi
 
 MELODY = (60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62)
 BASS = (48, 53, 55, 48, 45, 53, 55, 48)
-
-
-def write_midi(path: Path, notes, pedal=()) -> Path:
-    """``notes``: (start s, end s, pitch, velocity); ``pedal``: (time s, CC64 value)."""
-    score = symusic.Score(480)
-    score.tempos.append(symusic.Tempo(time=0, qpm=120.0))
-    track = symusic.Track(name="piano", program=0, is_drum=False)
-    for start, end, pitch, velocity in notes:
-        tick = round(start * TICKS_PER_SECOND)
-        duration = max(1, round(end * TICKS_PER_SECOND) - tick)
-        track.notes.append(symusic.Note(time=tick, duration=duration, pitch=pitch, velocity=velocity))
-    for time, value in pedal:
-        track.controls.append(
-            symusic.ControlChange(time=round(time * TICKS_PER_SECOND), number=64, value=value)
-        )
-    score.tracks.append(track)
-    score.dump_midi(str(path))
-    return path
 
 
 def piece(beat: float = 0.5, melody=MELODY, bass=BASS) -> list[tuple[float, float, int, int]]:
@@ -61,7 +41,7 @@ def index_of(table, onset_seconds: float, pitch: int) -> int:
 
 @pytest.fixture
 def score_path(tmp_path) -> Path:
-    return write_midi(tmp_path / "score.mid", piece())
+    return write_piano_midi(tmp_path / "score.mid", piece())
 
 
 def test_one_wrong_and_one_missing_note_give_exact_matches_deletions_and_insertions(score_path, tmp_path):
@@ -69,7 +49,7 @@ def test_one_wrong_and_one_missing_note_give_exact_matches_deletions_and_inserti
     wrong = notes.index((2.5, 3.0, 69, 70))  # melody note 5 played a semitone up (A♯, not in the tune)
     notes[wrong] = (2.5, 3.0, 70, 70)
     notes.remove((5.0, 5.5, 67, 70))  # melody note 10 not played
-    perf_path = write_midi(tmp_path / "perf.mid", notes)
+    perf_path = write_piano_midi(tmp_path / "perf.mid", notes)
 
     result = align_notes(score_path, perf_path)
     score, perf = load_score(score_path), load_performance(perf_path)
@@ -88,7 +68,7 @@ def test_one_wrong_and_one_missing_note_give_exact_matches_deletions_and_inserti
 
 def test_a_different_piece_is_refused_with_the_score_named(score_path, tmp_path):
     other = [(k * 0.3, k * 0.3 + 0.25, 78 + (k * 5) % 11, 70) for k in range(30)]  # high, fast, another tune
-    perf_path = write_midi(tmp_path / "other.mid", other)
+    perf_path = write_piano_midi(tmp_path / "other.mid", other)
     with pytest.raises(AlignmentError) as info:
         align_notes(score_path, perf_path)
     message = str(info.value)
@@ -99,7 +79,7 @@ def test_a_different_piece_is_refused_with_the_score_named(score_path, tmp_path)
 
 
 def test_midi_without_notes_is_a_typed_error_naming_the_file(tmp_path):
-    empty = write_midi(tmp_path / "empty.mid", [], pedal=[(0.0, 127), (1.0, 0)])
+    empty = write_piano_midi(tmp_path / "empty.mid", [], pedal=[(0.0, 127), (1.0, 0)])
     with pytest.raises(EmptyMidiError, match=r"empty\.mid"):
         load_score(empty)
     with pytest.raises(EmptyMidiError, match=r"empty\.mid"):
@@ -112,7 +92,9 @@ def test_midi_without_notes_is_a_typed_error_naming_the_file(tmp_path):
 
 def test_overlapping_notes_of_one_key_are_both_kept_with_their_own_lengths(tmp_path):
     # an overheld note re-struck before its release: partitura's own reader keeps only one of the two
-    path = write_midi(tmp_path / "overlap.mid", [(0.0, 1.0, 60, 80), (0.5, 1.5, 60, 70), (0.5, 0.8, 64, 70)])
+    path = write_piano_midi(
+        tmp_path / "overlap.mid", [(0.0, 1.0, 60, 80), (0.5, 1.5, 60, 70), (0.5, 0.8, 64, 70)]
+    )
     perf = load_performance(path)
     assert perf.pitch.tolist() == [60, 60, 64]
     np.testing.assert_allclose(perf.onset, [0.0, 0.5, 0.5])
@@ -121,7 +103,7 @@ def test_overlapping_notes_of_one_key_are_both_kept_with_their_own_lengths(tmp_p
 
 
 def test_pedal_is_read_and_not_added_to_key_durations(tmp_path):
-    path = write_midi(tmp_path / "pedal.mid", [(0.0, 0.4, 60, 80)], pedal=[(0.1, 127), (2.0, 0)])
+    path = write_piano_midi(tmp_path / "pedal.mid", [(0.0, 0.4, 60, 80)], pedal=[(0.1, 127), (2.0, 0)])
     perf = load_performance(path)
     assert perf.duration[0] == pytest.approx(0.4, abs=2e-3)  # key release, not the pedal's
     np.testing.assert_allclose(perf.pedal_time, [0.1, 2.0], atol=2e-3)
@@ -130,10 +112,10 @@ def test_pedal_is_read_and_not_added_to_key_durations(tmp_path):
 
 def test_a_unison_of_two_voices_is_two_score_notes_and_both_strikes_match(tmp_path):
     score_notes = [*piece(), (1.0, 2.0, 64, 60)]  # a second voice doubles the melody's E at 1.0 s
-    score = load_score(write_midi(tmp_path / "unison.mid", score_notes))
+    score = load_score(write_piano_midi(tmp_path / "unison.mid", score_notes))
     assert int(np.sum(np.isclose(score.onset_sec, 1.0) & (score.pitch == 64))) == 2
     perf_notes = [*piece(), (1.01, 2.0, 64, 60)]
-    perf = load_performance(write_midi(tmp_path / "unison-perf.mid", perf_notes))
+    perf = load_performance(write_piano_midi(tmp_path / "unison-perf.mid", perf_notes))
     result = match_notes(score, perf)
     assert (
         result.matches.shape[0] == len(score) and result.deletions.size == 0 and result.insertions.size == 0
@@ -216,10 +198,10 @@ def test_note_alignment_recovers_the_true_matches_of_the_benchmark(tiny_benchmar
 def test_audio_alignment_places_score_onsets_in_a_slower_rendering(tmp_path):
     from shared_audio_core.synth import render_midi
 
-    score = load_score(write_midi(tmp_path / "score.mid", piece()))
+    score = load_score(write_piano_midi(tmp_path / "score.mid", piece()))
     stretch = 1.3
     performed = [(s * stretch, e * stretch, p, v) for s, e, p, v in piece()]
-    audio = render_midi(write_midi(tmp_path / "slow.mid", performed), sample_rate=22050)
+    audio = render_midi(write_piano_midi(tmp_path / "slow.mid", performed), sample_rate=22050)
     alignment = align_audio(audio_features(audio, 22050), score, threshold=AUDIO_THRESHOLD)
     assert np.all(np.diff(alignment.path, axis=0) >= 0)
     errors = np.abs(alignment.refined - score.onset_sec * stretch)
@@ -227,7 +209,7 @@ def test_audio_alignment_places_score_onsets_in_a_slower_rendering(tmp_path):
     assert alignment.score_to_audio(4.0) == pytest.approx(4.0 * stretch, abs=0.1)
     # another piece's recording is refused, naming both
     other = [(k * 0.3, k * 0.3 + 0.25, 80 + (k * 5) % 9, 70) for k in range(30)]
-    other_audio = render_midi(write_midi(tmp_path / "other.mid", other), sample_rate=22050)
+    other_audio = render_midi(write_piano_midi(tmp_path / "other.mid", other), sample_rate=22050)
     with pytest.raises(AlignmentError, match=r"could not align other\.flac to .*score\.mid: alignment score"):
         align_audio(audio_features(other_audio, 22050), score, threshold=AUDIO_THRESHOLD, name="other.flac")
 

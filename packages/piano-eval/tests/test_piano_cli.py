@@ -34,6 +34,7 @@ from piano_eval.symbolic.continuous import ContinuousPerformanceModel
 from piano_eval.symbolic.gnn import HeteroScoreGraphEncoder, ScoreGraphModule
 from piano_eval.symbolic.notes import NoteSequenceModel
 from piano_eval.symbolic.remi_transformer import RemiTransformerModule
+from piano_eval.testing import lightning_cli_for
 from piano_eval.training import EmbeddingPerformanceModule, HierarchicalMultiTaskModule
 
 TINY_HEAD = {"head": {"hidden_dim": 16, "projection_dim": 8, "num_dimensions": 3, "dropout": 0.0}}
@@ -294,17 +295,7 @@ CLASS_PATHS: dict[type[L.LightningModule], str] = {
 def test_lightning_cli_builds_each_module_from_its_class_path(model_class, tmp_path) -> None:
     """How the training configs name a model: ``class_path`` + ``init_args`` under a generic LightningModule."""
     config, check = CASES[model_class]
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"model": {"class_path": CLASS_PATHS[model_class], "init_args": config}}))
-    cli = LightningCLI(
-        L.LightningModule,
-        subclass_mode_model=True,
-        run=False,
-        args=["--config", str(path)],
-        save_config_callback=None,
-        seed_everything_default=False,
-        trainer_defaults={"logger": False, "enable_checkpointing": False, "enable_progress_bar": False},
-    )
+    cli = lightning_cli_for(CLASS_PATHS[model_class], config, tmp_path)
     assert type(cli.model) is model_class
     check(cli.model)
     # Nested settings (head, objective, backbone, lora, ...) are plain mappings in the saved run config.

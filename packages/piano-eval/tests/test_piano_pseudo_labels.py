@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import symusic
 from piano_eval.alignment import align_notes, load_performance, load_score
 from piano_eval.pseudo_labels import (
     LABELS,
@@ -32,31 +31,11 @@ from piano_eval.pseudo_labels.symbolic import (
     rhythmic_precision,
     segment_notes,
 )
+from piano_eval.testing import write_piano_midi
 from scipy.stats import spearmanr
-
-TICKS_PER_SECOND = 960  # 480 ticks per quarter at 120 qpm: a quarter lasts 0.5 s
 
 MELODY = (60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62)
 BASS = (48, 53, 55, 48, 45, 53, 55, 48)
-
-
-def write_midi(path: Path, notes, pedal=()) -> Path:
-    score = symusic.Score(480)
-    score.tempos.append(symusic.Tempo(time=0, qpm=120.0))
-    track = symusic.Track(name="piano", program=0, is_drum=False)
-    for start, end, pitch, velocity in notes:
-        tick = round(start * TICKS_PER_SECOND)
-        duration = max(1, round(end * TICKS_PER_SECOND) - tick)
-        track.notes.append(
-            symusic.Note(time=tick, duration=duration, pitch=int(pitch), velocity=int(velocity))
-        )
-    for time, value in pedal:
-        track.controls.append(
-            symusic.ControlChange(time=round(time * TICKS_PER_SECOND), number=64, value=value)
-        )
-    score.tracks.append(track)
-    score.dump_midi(str(path))
-    return path
 
 
 def piece(repeats: int = 1, melody_velocity=70, bass_velocity=55):
@@ -69,8 +48,8 @@ def piece(repeats: int = 1, melody_velocity=70, bass_velocity=55):
 
 
 def aligned(tmp_path: Path, performed, score_notes=None, pedal=()) -> AlignedPerformance:
-    score = load_score(write_midi(tmp_path / "score.mid", score_notes or piece()))
-    perf = load_performance(write_midi(tmp_path / "perf.mid", performed, pedal))
+    score = load_score(write_piano_midi(tmp_path / "score.mid", score_notes or piece()))
+    perf = load_performance(write_piano_midi(tmp_path / "perf.mid", performed, pedal))
     return AlignedPerformance.build(score, perf, align_notes(score, perf))
 
 
@@ -132,7 +111,8 @@ def test_labels_are_per_segment_not_copied_from_the_piece(tmp_path):
                 p += 1
         notes.append((s, e, p, v))
     files = PerformanceFiles(
-        write_midi(tmp_path / "score.mid", piece(repeats=2)), midi=write_midi(tmp_path / "perf.mid", notes)
+        write_piano_midi(tmp_path / "score.mid", piece(repeats=2)),
+        midi=write_piano_midi(tmp_path / "perf.mid", notes),
     )
     first, second, *tail = label_performance(files, segment_seconds=8.0, hop_seconds=8.0)
     assert (first["start_time"], first["end_time"], second["start_time"], second["end_time"]) == (0, 8, 8, 16)
@@ -193,7 +173,7 @@ def test_pedaling_against_the_harmony_changes(tmp_path):
 
 
 def test_audio_shorter_than_a_segment_is_a_typed_error(tmp_path):
-    score = write_midi(tmp_path / "score.mid", piece())
+    score = write_piano_midi(tmp_path / "score.mid", piece())
     audio = tmp_path / "take.flac"
     sf.write(audio, 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * 22050) / 22050), 22050, format="FLAC")
     with pytest.raises(AudioTooShortError, match=r"take\.flac: lasts 2\.00 s, shorter than one 10 s segment"):

@@ -11,9 +11,7 @@ from typing import Any
 import lightning as L
 import pytest
 import torch
-import yaml
 from huggingface_hub import PyTorchModelHubMixin
-from lightning.pytorch.cli import LightningCLI
 from piano_eval.audio import (
     AudioPerformanceModule,
     BackboneConfig,
@@ -28,6 +26,7 @@ from piano_eval.symbolic.continuous import ContinuousPerformanceModel
 from piano_eval.symbolic.gnn import ScoreGraphModule
 from piano_eval.symbolic.notes import NoteSequenceModel
 from piano_eval.symbolic.remi_transformer import RemiTransformerModule
+from piano_eval.testing import lightning_cli_for
 from piano_eval.training import EmbeddingPerformanceModule, HierarchicalMultiTaskModule, ScheduleConfig
 from torch import nn
 
@@ -175,20 +174,8 @@ def test_modules_without_a_trainable_encoder_take_the_schedule_at_one_rate(model
     assert round_trip(model, tmp_path).schedule == SCHEDULE
 
 
-def _cli_model(model_class: type[L.LightningModule], init_args: dict[str, Any], tmp_path: Path) -> Any:
-    config = {"class_path": f"{model_class.__module__}.{model_class.__name__}", "init_args": init_args}
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"model": config}))
-    cli = LightningCLI(
-        L.LightningModule,
-        subclass_mode_model=True,
-        run=False,
-        args=["--config", str(path)],
-        save_config_callback=None,
-        seed_everything_default=False,
-        trainer_defaults={"logger": False, "enable_checkpointing": False, "enable_progress_bar": False},
-    )
-    return cli.model
+def _class_path(model_class: type) -> str:
+    return f"{model_class.__module__}.{model_class.__name__}"
 
 
 RECIPE_YAML = {"schedule": {"warmup_steps": 2, "total_steps": 10}, "backbone_lr_ratio": 0.1}
@@ -204,7 +191,9 @@ CLI_CASES: dict[type[L.LightningModule], dict[str, Any]] = {
 def test_a_yaml_config_sets_the_recipe(model_class, tmp_path, monkeypatch) -> None:
     """The reason for the arguments: ``apps/train/configs/piano-eval/*.yaml`` name them under ``init_args``."""
     monkeypatch.setattr(sys, "argv", ["train"])
-    model = _cli_model(model_class, {**CLI_CASES[model_class], **RECIPE_YAML}, tmp_path)
+    model = lightning_cli_for(
+        _class_path(model_class), {**CLI_CASES[model_class], **RECIPE_YAML}, tmp_path
+    ).model
     assert model.schedule == SCHEDULE and model.backbone_lr_ratio == 0.1
     assert ScheduleConfig.from_dict(dict(model.hparams["schedule"])) == SCHEDULE
 
@@ -212,7 +201,9 @@ def test_a_yaml_config_sets_the_recipe(model_class, tmp_path, monkeypatch) -> No
 def test_a_backbone_ratio_for_the_fused_model_is_refused_by_name(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(sys, "argv", ["train"])
     with pytest.raises(SystemExit):
-        _cli_model(FusedPerformanceModule, {"audio_dim": 8, "symbolic_dim": 6, **RECIPE_YAML}, tmp_path)
+        lightning_cli_for(
+            _class_path(FusedPerformanceModule), {"audio_dim": 8, "symbolic_dim": 6, **RECIPE_YAML}, tmp_path
+        )
     assert "backbone_lr_ratio" in capsys.readouterr().err
 
 

@@ -8,12 +8,15 @@ import sys
 import lightning as L
 import pytest
 import torch
-import yaml
-from lightning.pytorch.cli import LightningCLI
 from piano_eval.audio import BackboneConfig, GradualUnfreezingModel
 from piano_eval.audio.testing import save_tiny_audio_model
 from piano_eval.heads import HeadConfig
-from piano_eval.testing import TrainingProbe, make_smoke_trainer, make_synthetic_pair_loader
+from piano_eval.testing import (
+    TrainingProbe,
+    lightning_cli_for,
+    make_smoke_trainer,
+    make_synthetic_pair_loader,
+)
 from piano_eval.training import (
     EmbeddingPerformanceModule,
     ObjectiveConfig,
@@ -210,18 +213,7 @@ def test_unfreezing_layer_groups_follow_the_backbone_ratio() -> None:
 )
 def test_lightning_cli_builds_modules_with_a_schedule(class_path, init_args, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(sys, "argv", ["train"])
-    config = {"class_path": class_path, "init_args": {**init_args, "schedule": {"warmup_steps": 100}}}
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"model": config}))
-    cli = LightningCLI(
-        L.LightningModule,
-        subclass_mode_model=True,
-        run=False,
-        args=["--config", str(path)],
-        save_config_callback=None,
-        seed_everything_default=False,
-        trainer_defaults={"logger": False, "enable_checkpointing": False, "enable_progress_bar": False},
-    )
+    cli = lightning_cli_for(class_path, {**init_args, "schedule": {"warmup_steps": 100}}, tmp_path)
     assert cli.model.schedule == ScheduleConfig(warmup_steps=100)
     assert ScheduleConfig.from_dict(dict(cli.model.hparams["schedule"])) == ScheduleConfig(warmup_steps=100)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from typing import Any, Literal
 
 from shared_audio_core.audio import AudioError, audio_info
 from shared_audio_core.files import is_temporary
+
+from piano_labeler.jsonl import json_lines
 
 SEGMENTS_FILE = "segments.jsonl"
 RATINGS_FILE = "ratings.csv"
@@ -206,18 +207,7 @@ def read_segments_jsonl(path: str | Path) -> SegmentList:
     durations = _Durations()
     segments: list[Segment] = []
     seen: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise SegmentFileError(f"{path}: cannot read ({error})") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SegmentFileError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+    for number, where, obj in json_lines(path, SegmentFileError):
         if not isinstance(obj, dict):
             raise SegmentFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
         audio_text = _optional_text(obj, "audio_path", where)

@@ -32,6 +32,7 @@ from typing import Any
 from shared_audio_core.files import atomic_write_text
 
 from piano_labeler.config import SCALE_MAX, SCALE_MIN
+from piano_labeler.jsonl import json_lines
 
 MAIN_PASS = "main"
 CALIBRATION_PASS = "calibration"
@@ -158,20 +159,9 @@ def read_labels(path: str | Path) -> dict[str, Annotation]:
     path = Path(path)
     if not path.exists():
         return {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise LabelFileError(f"{path}: cannot read ({error})") from None
     records: dict[str, Annotation] = {}
     lines_of: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise LabelFileError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+    for number, where, obj in json_lines(path, LabelFileError):
         record = Annotation.from_json(obj, where)
         if record.key in records:
             raise LabelFileError(f"{where}: segment {record.key!r} is already on line {lines_of[record.key]}")

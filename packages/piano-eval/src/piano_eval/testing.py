@@ -1,4 +1,5 @@
-"""Tiny synthetic pair data with a planted, learnable signal, for fast tests and smoke training runs.
+"""Test helpers: tiny synthetic pair data with a planted, learnable signal for fast tests and smoke training
+runs, hand-written piano MIDI files, and building a module the way a LightningCLI config does.
 
 Each performance has a hidden quality vector ``q ∈ [0, 1]^K`` (its labels). Its frames are
 ``piece_vector + q @ W + noise`` for a fixed random ``W``, so a model can recover the ranking and the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -115,3 +117,55 @@ class TrainingProbe(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         self.records.append(self.probe(pl_module, batch))
+
+
+MIDI_TICKS_PER_SECOND = 960  # 480 ticks per quarter at 120 qpm: a quarter lasts 0.5 s
+
+
+def write_piano_midi(
+    path: str | Path,
+    notes: Sequence[tuple[float, float, int, int]],
+    pedal: Sequence[tuple[float, int]] = (),
+) -> Path:
+    """A one-track piano MIDI at 120 qpm from ``notes`` (start s, end s, pitch, velocity) and ``pedal``
+    (time s, CC64 value): inputs whose every onset, length and pedal change a test knows by hand."""
+    import symusic
+
+    score = symusic.Score(480)
+    score.tempos.append(symusic.Tempo(time=0, qpm=120.0))
+    track = symusic.Track(name="piano", program=0, is_drum=False)
+    for start, end, pitch, velocity in notes:
+        tick = round(start * MIDI_TICKS_PER_SECOND)
+        duration = max(1, round(end * MIDI_TICKS_PER_SECOND) - tick)
+        track.notes.append(
+            symusic.Note(time=tick, duration=duration, pitch=int(pitch), velocity=int(velocity))
+        )
+    for time, value in pedal:
+        track.controls.append(
+            symusic.ControlChange(time=round(time * MIDI_TICKS_PER_SECOND), number=64, value=value)
+        )
+    score.tracks.append(track)
+    score.dump_midi(str(path))
+    return Path(path)
+
+
+def lightning_cli_for(class_path: str, init_args: dict[str, Any], tmp_path: Path) -> Any:
+    """The ``LightningCLI`` a training config with ``model: {class_path, init_args}`` builds (subclass mode,
+    nothing run; ``.model`` is the module, ``.parser``/``.config`` the parsed run); needs jsonargparse, a dev
+    dependency."""
+    import json
+
+    from lightning.pytorch.cli import LightningCLI
+
+    path = Path(tmp_path) / "config.json"  # JSON is YAML: the same file a YAML config would be
+    path.write_text(json.dumps({"model": {"class_path": class_path, "init_args": init_args}}))
+    cli = LightningCLI(
+        L.LightningModule,
+        subclass_mode_model=True,
+        run=False,
+        args=["--config", str(path)],
+        save_config_callback=None,
+        seed_everything_default=False,
+        trainer_defaults={"logger": False, "enable_checkpointing": False, "enable_progress_bar": False},
+    )
+    return cli
