@@ -7,6 +7,7 @@ wheel in a fresh virtual environment (outside the workspace) and imports it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -170,3 +171,41 @@ def test_sousa_wheel_classifies_a_clip_with_its_shipped_model(
     assert {g["slug"] for g in answer["top"]} <= {r.slug for r in list_rudiments()}
     probabilities = [g["probability"] for g in answer["top"]]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-6
+
+
+@pytest.mark.slow
+def test_piano_eval_wheel_synthesizes_and_pseudo_labels(wheels: dict[str, Path], tmp_path: Path) -> None:
+    """`pip install piano-eval`, then the README's data and pseudo-label commands, outside the workspace
+    (partitura and parangonar come from the wheel's own dependencies)."""
+    venv = _venv_with(wheels, "piano-eval", tmp_path)
+    piano_eval = str(venv / "bin" / "piano-eval")
+    data, labels = tmp_path / "synthetic", tmp_path / "labels.jsonl"
+    _run(
+        piano_eval,
+        "synthesize",
+        "--out",
+        str(data),
+        "--pieces",
+        "3",
+        "--bars",
+        "2",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    _run(
+        piano_eval,
+        "pseudo-label",
+        str(data),
+        "--out",
+        str(labels),
+        "--whole-performances",
+        "--rating-folder",
+        str(tmp_path / "pseudo"),
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    records = [json.loads(line) for line in labels.read_text().splitlines()]
+    assert len(records) == 18  # 3 pieces x 6 performances, one segment each
+    assert all(0 <= r["labels"]["note_accuracy"] <= 100 for r in records)
+    header = (tmp_path / "pseudo" / "ratings.csv").read_text().splitlines()[0]
+    assert header.endswith("note_accuracy,rhythmic_precision,dynamics_control,articulation,pedaling,tone")
