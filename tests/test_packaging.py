@@ -174,9 +174,12 @@ def test_sousa_wheel_classifies_a_clip_with_its_shipped_model(
 
 
 @pytest.mark.slow
-def test_piano_eval_wheel_synthesizes_and_pseudo_labels(wheels: dict[str, Path], tmp_path: Path) -> None:
-    """`pip install piano-eval`, then the README's data and pseudo-label commands, outside the workspace
-    (partitura and parangonar come from the wheel's own dependencies)."""
+def test_piano_eval_wheel_synthesizes_scores_and_pseudo_labels(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    """`pip install piano-eval`, then the README's data, score (the shipped default model, no --model) and
+    pseudo-label commands, outside the workspace (partitura and parangonar come from the wheel's own
+    dependencies)."""
     venv = _venv_with(wheels, "piano-eval", tmp_path)
     piano_eval = str(venv / "bin" / "piano-eval")
     data, labels = tmp_path / "synthetic", tmp_path / "labels.jsonl"
@@ -204,6 +207,11 @@ def test_piano_eval_wheel_synthesizes_and_pseudo_labels(wheels: dict[str, Path],
         "--no-progress",
         cwd=tmp_path,
     )
+    take = data / "audio" / "gen-000" / "gen-000-p00.flac", data / "midi" / "gen-000" / "gen-000-p00.mid"
+    scored = _run(piano_eval, "score", str(take[0]), "--midi", str(take[1]), "--json", cwd=tmp_path)
+    result = json.loads(scored.stdout)
+    assert list(result["dimensions"]) == ["timing", "dynamics", "articulation", "pedal", "notes"]
+    assert all(0 < d["score"] < 1 for d in result["dimensions"].values()) and result["timeline"]["weakest"]
     records = [json.loads(line) for line in labels.read_text().splitlines()]
     assert len(records) == 18  # 3 pieces x 6 performances, one segment each
     assert all(0 <= r["labels"]["note_accuracy"] <= 100 for r in records)

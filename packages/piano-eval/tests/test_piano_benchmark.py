@@ -178,3 +178,71 @@ def test_cli_compare(tmp_path, capsys):
         == 0
     )
     assert "**Winner: a**" in (tmp_path / "c" / "report.md").read_text()
+
+
+def test_an_ensembled_family_is_trained_per_seed_and_saved_as_one_scoreable_model(tmp_path):
+    from piano_eval.scoring import PerformanceEnsemble, load_model_folder
+
+    data = SyntheticBenchmarkConfig(
+        generated_pieces=4, performances_per_piece=3, bars=1, split_fractions=(0.5, 0.25, 0.25)
+    )
+    config = BenchmarkRunConfig(
+        data=data,
+        families=("N-notes",),
+        epochs={"N-notes": 2},
+        ensemble_seeds={"N-notes": 2},
+        weight_averaging={"N-notes": 0.9},
+        robustness_preset=None,
+        threads=1,
+        seed=5,
+    )
+    run_benchmark(tmp_path, config, progress=False, log=lambda _: None)
+    saved = load_model_folder(tmp_path / "models" / "N-notes")
+    assert isinstance(saved.model, PerformanceEnsemble) and len(saved.model.members) == 2
+    first, second = (dict(m.named_parameters()) for m in saved.model.members)
+    assert any(not torch.equal(first[k], second[k]) for k in first)  # two seeds, two different models
+    payload = json.loads((tmp_path / "results" / "N-notes.json").read_text())
+    assert payload["result"]["extra"]["ensemble_seeds"] == [5, 6]
+    assert payload["result"]["extra"]["ema_decay"] == 0.9
+    assert payload["config"]["ensemble_seeds"] == {"N-notes": 2}  # what the shipped model card quotes
+    _, performances = load_rating_folder(tmp_path / "data", scale="0-1")
+    test = [p for p in performances if p.split == "test"]
+    scores, _ = predict(
+        saved.model,
+        input_loader("notes")([p.midi_path for p in test]),
+        part_collate("notes"),
+        [p.piece_id for p in test],
+    )
+    assert np.allclose(
+        scores, np.array(payload["predictions"]), atol=1e-5
+    )  # the saved model is the evaluated one
+
+
+def test_weight_averaging_changes_the_trained_weights(tiny_folder):
+    from piano_eval.benchmark.runner import train_family
+
+    _, performances = load_rating_folder(tiny_folder, scale="0-1")
+    train = [p for p in performances if p.split == "train"] or performances
+    inputs = input_loader("notes")([p.midi_path for p in train])
+    base = BenchmarkRunConfig(data=TINY, families=("N-notes",), epochs={"N-notes": 2}, threads=1)
+    plain = train_family(get_family("N-notes"), train, inputs, base, 5, progress=False)
+    averaged_config = BenchmarkRunConfig(
+        data=TINY, families=("N-notes",), epochs={"N-notes": 2}, threads=1, weight_averaging={"N-notes": 0.5}
+    )
+    averaged = train_family(get_family("N-notes"), train, inputs, averaged_config, 5, progress=False)
+    a, b = dict(plain.named_parameters()), dict(averaged.named_parameters())
+    assert any(not torch.allclose(a[k], b[k]) for k in a)
+
+
+def test_per_family_options_are_checked_and_follow_a_family_subset():
+    from piano_eval.benchmark.runner import FULL
+
+    assert FULL.ensemble_seeds == {"N-notes": 3}
+    subset = FULL.with_families(["S1-remi"])  # `piano-eval benchmark --full --families S1-remi`
+    assert subset.families == ("S1-remi",) and subset.ensemble_seeds == {}
+    with pytest.raises(ValueError, match="ensemble_seeds names families not in families"):
+        BenchmarkRunConfig(families=("S1-remi",), ensemble_seeds={"N-notes": 2})
+    with pytest.raises(ValueError, match="ensemble_seeds must be >= 1"):
+        BenchmarkRunConfig(families=("N-notes",), ensemble_seeds={"N-notes": 0})
+    with pytest.raises(ValueError, match=r"decays must be in \(0, 1\)"):
+        BenchmarkRunConfig(families=("N-notes",), weight_averaging={"N-notes": 1.0})

@@ -202,3 +202,18 @@ def test_statistics_pooling_feeds_the_attention_weighted_mean_and_spread():
         assert torch.allclose(out.attention[0, 3:], torch.zeros(2))  # padded frames take no part
     with pytest.raises(ValueError, match="pooling must be one of"):
         HeadConfig(pooling="max")
+
+
+@pytest.mark.parametrize("pooling", ["attention", "attention_stats"])
+def test_frame_scores_are_what_the_head_gives_a_one_frame_input(pooling) -> None:
+    """The score timeline's per-frame scores: each frame alone through the head, for every pooling."""
+    from piano_eval.heads import HeadConfig, PerformanceHead
+
+    torch.manual_seed(0)
+    head = PerformanceHead(
+        12, HeadConfig(hidden_dim=16, projection_dim=8, num_dimensions=4, pooling=pooling)
+    ).eval()
+    frames = torch.randn(5, 12)
+    with torch.no_grad():
+        alone = torch.cat([head(frames[t].view(1, 1, -1)).scores for t in range(5)])
+        assert torch.allclose(head.frame_scores(frames), alone, atol=1e-6)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from shared_audio_core.files import atomic_write_text
+from shared_audio_core.hub import ModelSourceError, resolve_model_dir
 
 from drum_gen.model import DrumPatternTransformer
 from drum_gen.shipped import default_model_dir
@@ -44,8 +44,6 @@ HOW_TO_GET_A_MODEL = (
     "7 minutes on a quiet 2-core machine, at most 28) with `drum-gen train --out runs/cpu-small`, "
     "or pass `--model <checkpoint directory or Hugging Face repo id>`."
 )
-
-_HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class ModelLoadError(RuntimeError):
@@ -157,31 +155,17 @@ def save_checkpoint(
     return directory
 
 
-def _download_from_hub(repo_id: str) -> Path:
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id=repo_id))
-    except Exception as err:
-        raise ModelLoadError(
-            f"{repo_id!r} is not a local checkpoint directory and could not be downloaded from the "
-            f"Hugging Face Hub ({type(err).__name__}: {err}). {HOW_TO_GET_A_MODEL}"
-        ) from err
-
-
 def resolve_checkpoint_dir(path_or_repo: str | Path) -> Path:
     """A local checkpoint directory for ``path_or_repo`` (downloading a Hub repo id when needed)."""
     path = Path(path_or_repo).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    if path.exists():
+    if path.is_file():
         raise ModelLoadError(
             f"{path} is a file; expected a checkpoint directory containing {', '.join(REQUIRED_FILES)}"
         )
-    text = str(path_or_repo)
-    if _HUB_REPO_ID.match(text) and not text.startswith((".", "/", "~")):
-        return _download_from_hub(text)
-    raise ModelLoadError(f"model directory not found: {path}. {HOW_TO_GET_A_MODEL}")
+    try:
+        return resolve_model_dir(path_or_repo, hint=HOW_TO_GET_A_MODEL).resolve()
+    except ModelSourceError as err:
+        raise ModelLoadError(str(err)) from err
 
 
 def _read_metadata(directory: Path) -> dict[str, Any]:

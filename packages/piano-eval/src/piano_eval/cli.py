@@ -33,7 +33,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     config = QUICK if args.quick else FULL
     config = replace(config, threads=args.threads, seed=args.seed)
     if args.families:
-        config = replace(config, families=tuple(args.families))
+        config = config.with_families(args.families)
     torch.set_num_threads(args.threads)
     out = args.out or Path("runs") / ("piano-benchmark-quick" if args.quick else "piano-benchmark")
     report = run_benchmark(out, config, progress=not args.no_progress)
@@ -243,9 +243,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from piano_eval.scoring import load_model_folder, score_performance
+    from piano_eval.scoring import load_model, score_performance
 
-    saved = load_model_folder(args.model)
+    saved = load_model(args.model)
     result = score_performance(
         saved,
         args.audio,
@@ -506,7 +506,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the piece's score MIDI (checked; no saved input kind reads it yet)",
     )
-    score.add_argument("--model", type=Path, required=True, help="saved model folder")
+    score.add_argument(
+        "--model",
+        default=None,
+        metavar="DIR_OR_HUB_ID",
+        help="saved model folder or Hugging Face Hub repo id (default: the model shipped in the wheel, the "
+        "synthetic benchmark's note-level model; it reads --midi and scores timing, dynamics, "
+        "articulation, pedal and notes)",
+    )
     score.add_argument(
         "--weight",
         dest="weights",

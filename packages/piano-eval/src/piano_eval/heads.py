@@ -164,6 +164,14 @@ class PerformanceHead(nn.Module):
         z = self.encoder(pooled)
         return HeadOutput(z, self.projection(z), torch.sigmoid(self.regression(z)), attention)
 
+    def frame_scores(self, frames: torch.Tensor) -> torch.Tensor:
+        """Scores ``[T, K]`` of each frame ``[T, D]`` as if the pooling had put all its weight on it (with
+        statistics pooling that frame's spread is 0): where the performance sounds weakest to the head."""
+        pooled = frames
+        if self.with_stats:
+            pooled = torch.cat([frames, torch.full_like(frames, 1e-3)], dim=-1)  # sqrt(0 + 1e-6)
+        return torch.sigmoid(self.regression(self.encoder(pooled)))
+
 
 class PairwiseComparator(nn.Module):
     """Per-dimension ranking logits for "a is better than b".

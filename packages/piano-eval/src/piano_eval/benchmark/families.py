@@ -68,11 +68,11 @@ def _s3(num_dimensions: int, learning_rate: float) -> PerformanceModule:
     )
 
 
-def _notes(num_dimensions: int, learning_rate: float) -> PerformanceModule:
-    # A per-note MLP (no attention layers): on this data attention over notes learned timing but not
-    # dynamics or articulation, which statistics pooling of per-note features reads directly.
+def notes_model(num_dimensions: int, learning_rate: float, encoder_dim: int = 128) -> PerformanceModule:
+    """The N-notes model. A per-note MLP (no attention layers): on this data attention over notes learned
+    timing but not dynamics or articulation, which statistics pooling of per-note features reads directly."""
     return NoteSequenceModel(
-        encoder_dim=128,
+        encoder_dim=encoder_dim,
         num_layers=0,
         num_heads=4,
         head=_head(num_dimensions, pooling="attention_stats"),
@@ -108,7 +108,7 @@ FAMILIES: dict[str, Family] = {
             "N-notes",
             "note-level MIDI features (exact onsets, one row per note) → per-note MLP (128), statistics pooling",
             "notes",
-            _notes,
+            notes_model,
         ),
         Family(
             "A-logmel",
@@ -343,7 +343,7 @@ EXPERIMENT_FAMILIES: dict[str, Family] = {
             "N-notes+uncertainty",
             "N-notes with learned uncertainty task weights instead of fixed lambdas",
             "notes",
-            with_uncertainty_weighting(_notes),
+            with_uncertainty_weighting(notes_model),
         ),
         Variant(
             "A-logmel+augment",

@@ -15,15 +15,20 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
-from shared_audio_core.files import atomic_output, atomic_write_text
+from safetensors.torch import load_model as load_weights_into
+from safetensors.torch import save_model as save_weights
+from shared_audio_core.files import atomic_output, atomic_write_text, verify_manifest
+from shared_audio_core.hub import ModelSourceError, resolve_model_dir
 
 from piano_eval.data.inputs import reads
 from piano_eval.dimensions import dimension_names
 from piano_eval.training import PerformanceModule
+
+if TYPE_CHECKING:
+    from piano_eval.scoring.ensemble import PerformanceEnsemble
 
 SIDECAR = "piano_eval_model.json"
 WEIGHTS = "module.safetensors"
@@ -38,7 +43,7 @@ class ModelFolderError(ValueError):
 class SavedModel:
     """A loaded model (eval mode) with what it needs to be fed and how to name its outputs."""
 
-    model: PerformanceModule
+    model: PerformanceModule | PerformanceEnsemble
     input_kind: str
     dimensions: tuple[str, ...]
     directory: Path
@@ -68,7 +73,7 @@ def _jsonable(value: Any, where: str) -> Any:
 
 
 def save_model_folder(
-    model: PerformanceModule,
+    model: PerformanceModule | PerformanceEnsemble,
     directory: str | Path,
     input_kind: str,
     dimensions: Sequence[str] | None = None,
@@ -93,7 +98,7 @@ def save_model_folder(
     directory = Path(directory)
     model.save_components(directory)
     with atomic_output(directory / WEIGHTS) as tmp:
-        save_model(model, str(tmp))  # handles tied weights, unlike save_file(state_dict)
+        save_weights(model, str(tmp))  # handles tied weights, unlike save_file(state_dict)
     atomic_write_text(directory / SIDECAR, json.dumps(sidecar, indent=2) + "\n")  # last: marks it complete
     return directory
 
@@ -122,13 +127,16 @@ def read_sidecar(directory: str | Path) -> dict[str, Any]:
     return data
 
 
-def _import_class(class_path: str, source: Path) -> type:
+def import_module_class(class_path: str, source: Path | str) -> type:
+    """The model class ``class_path`` names: a :class:`PerformanceModule` or a :class:`PerformanceEnsemble`."""
+    from piano_eval.scoring.ensemble import PerformanceEnsemble
+
     module_name, _, class_name = class_path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError, ValueError) as exc:
         raise ModelFolderError(f"{source}: cannot import {class_path!r} ({exc})") from exc
-    if not (isinstance(cls, type) and issubclass(cls, PerformanceModule)):
+    if not (isinstance(cls, type) and issubclass(cls, PerformanceModule | PerformanceEnsemble)):
         raise ModelFolderError(f"{source}: {class_path} is not a piano_eval PerformanceModule")
     return cls
 
@@ -138,7 +146,7 @@ def load_model_folder(directory: str | Path) -> SavedModel:
     directory = Path(directory)
     data = read_sidecar(directory)
     source = directory / SIDECAR
-    cls = _import_class(data["class_path"], source)
+    cls = import_module_class(data["class_path"], source)
     try:
         reads(data["input_kind"])
     except ValueError as exc:
@@ -151,7 +159,7 @@ def load_model_folder(directory: str | Path) -> SavedModel:
     if not weights.is_file():
         raise ModelFolderError(f"{directory}: no {WEIGHTS} (the folder was not fully written)")
     try:
-        load_model(model, str(weights), strict=True, device="cpu")
+        load_weights_into(model, str(weights), strict=True, device="cpu")
     except (RuntimeError, OSError, ValueError, SafetensorError) as exc:  # shape/key mismatch, corrupt
         raise ModelFolderError(f"{weights}: weights do not fit {cls.__name__} ({exc})") from exc
     dims = tuple(data["dimensions"])
@@ -160,3 +168,25 @@ def load_model_folder(directory: str | Path) -> SavedModel:
             f"{source}: {len(dims)} dimension names, the model scores {model.num_dimensions}"
         )
     return SavedModel(model.eval(), data["input_kind"], dims, directory)
+
+
+def default_model_dir() -> Path:
+    """The model folder shipped inside the package (``scripts/ship_default_model.py`` writes it)."""
+    return Path(__file__).resolve().parent / "default_model"
+
+
+def load_model(source: str | Path | None = None) -> SavedModel:
+    """A model folder, a Hugging Face Hub repo id holding one, or (``None``) the default model shipped in the
+    wheel: the N-notes model of the FULL synthetic benchmark (its model card: ``default_model/README.md``)."""
+    if source is None:
+        directory = default_model_dir()
+        try:
+            verify_manifest(directory)  # package data: a damaged copy must fail, not score differently
+        except ValueError as exc:
+            raise ModelFolderError(f"{exc}; reinstall piano-eval") from exc
+        return load_model_folder(directory)
+    try:
+        directory = resolve_model_dir(source, hint="Leave --model out to use the shipped default model.")
+    except ModelSourceError as exc:
+        raise ModelFolderError(str(exc)) from exc
+    return load_model_folder(directory)

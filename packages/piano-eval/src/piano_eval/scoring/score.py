@@ -28,6 +28,7 @@ from torch import nn
 from piano_eval.data.inputs import input_loader, part_collate, reads
 from piano_eval.data.validation import AudioSummary, MidiSummary, check_audio, check_lengths, check_midi
 from piano_eval.heads import PerformanceHead
+from piano_eval.scoring.ensemble import PerformanceEnsemble, combine_outputs
 from piano_eval.scoring.model_files import SavedModel
 from piano_eval.training import PerformanceModule
 
@@ -180,25 +181,42 @@ def weakest_passages(
 
 
 def _encode_and_score(
-    model: PerformanceModule, part: Any, weights: torch.Tensor, samples: int, seed: int
+    model: PerformanceModule | PerformanceEnsemble,
+    part: Any,
+    weights: torch.Tensor,
+    samples: int,
+    seed: int,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None, str]:
-    """``(scores [K], draws [S, K] or None, attention [T], local [T] or None, uncertainty method)``."""
-    plain = type(model).forward is PerformanceModule.forward  # encoder → scorer: the head can run alone
+    """``(scores [K], draws [S, K] or None, attention [T], local [T] or None, uncertainty method)``.
+
+    An ensemble of plain models is handled member by member (the mean of their heads), so it keeps the
+    per-frame local scores and head-only dropout passes a single model has."""
+    members = list(model.members) if isinstance(model, PerformanceEnsemble) else [model]
+    # encoder → scorer: the head can run alone on cached encoder features
+    plain = all(type(m).forward is PerformanceModule.forward for m in members)
     mask: torch.Tensor | None = None
     with torch.no_grad():
         if plain:
-            features, mask = model.encode(part)
-            run = lambda: model.scorer(features, mask)  # noqa: E731
+            encoded = [m.encode(part) for m in members]
+            mask = encoded[0][1]
+            run = lambda: combine_outputs(  # noqa: E731
+                [m.scorer(f, k) for m, (f, k) in zip(members, encoded, strict=True)]
+            )
         else:
             run = lambda: model(part)  # noqa: E731
         out = run()
         valid = mask[0].bool() if mask is not None else None
         local = None
-        if plain and isinstance(model.scorer.head, PerformanceHead):
-            head = model.scorer.head
-            frames = features[0] if valid is None else features[0][valid]
-            local = torch.sigmoid(head.regression(head.encoder(frames))) @ weights
-        dropouts = _dropout_modules(model.scorer if plain else model)
+        if plain and all(isinstance(m.scorer.head, PerformanceHead) for m in members):
+            per_member = []
+            for m, (features, _) in zip(members, encoded, strict=True):
+                head = m.scorer.head
+                frames = features[0] if valid is None else features[0][valid]
+                per_member.append(head.frame_scores(frames) @ weights)
+            local = torch.stack(per_member).mean(0)
+        dropouts = (
+            [d for m in members for d in _dropout_modules(m.scorer)] if plain else _dropout_modules(model)
+        )
         draws = None
         method = "none: the model has no dropout, so no uncertainty estimate"
         if dropouts and samples > 1:

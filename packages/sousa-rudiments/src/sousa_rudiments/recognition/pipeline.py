@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from shared_audio_core.audio import (
     to_mono,
 )
 from shared_audio_core.files import verify_manifest
+from shared_audio_core.hub import ModelSourceError, resolve_model_dir
 
 from sousa_rudiments.recognition.cache import RUDIMENT_SLUGS
 from sousa_rudiments.recognition.features import ONSET_INPUTS, STROKE_FEATURES, log_mel, onset_inputs
@@ -40,7 +40,6 @@ from sousa_rudiments.rudiments import get_rudiment
 PIPELINE_FILE = "pipeline.json"
 FORMAT_VERSION = 1
 MODES = ("two_stage", "direct", "ensemble")
-_HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class RecognitionError(ValueError):
@@ -189,23 +188,10 @@ def _resolve(path_or_repo: str | Path | None) -> Path:
         except ValueError as err:
             raise PipelineLoadError(f"{err}; reinstall sousa-rudiments") from err
         return directory
-    path = Path(path_or_repo).expanduser()
-    if path.is_dir():
-        return path
-    text = str(path_or_repo)
-    if _HUB_REPO_ID.match(text) and not path.exists() and not text.startswith((".", "/", "~")):
-        try:
-            from huggingface_hub import snapshot_download
-
-            return Path(snapshot_download(repo_id=text))
-        except Exception as err:
-            raise PipelineLoadError(
-                f"{text!r} is not a local directory and could not be downloaded from the Hugging Face Hub "
-                f"({type(err).__name__}: {err}); leave --model out to use the shipped default"
-            ) from err
-    raise PipelineLoadError(
-        f"model directory not found: {path}; leave --model out to use the shipped default"
-    )
+    try:
+        return resolve_model_dir(path_or_repo, hint="Leave --model out to use the shipped default.")
+    except ModelSourceError as err:
+        raise PipelineLoadError(str(err)) from err
 
 
 def write_pipeline(
