@@ -76,8 +76,8 @@ def test_model_from_the_environment_that_does_not_exist_is_one_line(monkeypatch,
     assert main([]) == 2
     err = capsys.readouterr().err
     assert err.strip() == (
-        f"rudiment-demo: cannot load the model: model directory not found: {missing}; "
-        "leave --model out to use the shipped default"
+        f"rudiment-demo: cannot load the model: model directory not found: {missing}. "
+        "Leave --model out to use the shipped default."
     )
 
 

@@ -246,3 +246,42 @@ def test_per_family_options_are_checked_and_follow_a_family_subset():
         BenchmarkRunConfig(families=("N-notes",), ensemble_seeds={"N-notes": 0})
     with pytest.raises(ValueError, match=r"decays must be in \(0, 1\)"):
         BenchmarkRunConfig(families=("N-notes",), weight_averaging={"N-notes": 1.0})
+
+
+def test_validation_study_scores_candidates_on_validation_pieces_only_and_resumes(tmp_path):
+    from piano_eval.benchmark.validation_study import Candidate, run_validation_study
+
+    data = tmp_path / "data"
+    config = SyntheticBenchmarkConfig(
+        generated_pieces=4, performances_per_piece=3, bars=1, split_fractions=(0.5, 0.25, 0.25)
+    )
+    build_benchmark(data, config, progress=False)
+    base = BenchmarkRunConfig(data=config, families=("N-notes",), epochs={"N-notes": 1}, threads=1)
+    candidates = [Candidate("s0", run={"seed": 0}), Candidate("s1", run={"seed": 1})]
+    lines: list[str] = []
+    results = run_validation_study(
+        data,
+        tmp_path / "study",
+        candidates,
+        base,
+        ensembles={"both": ("s0", "s1")},
+        progress=False,
+        log=lines.append,
+    )
+    assert [r.name for r in results] == ["s0", "s1", "both"]
+    _, performances = load_rating_folder(data, scale="0-1")
+    val = [p for p in performances if p.split == "val"]
+    saved = json.loads((tmp_path / "study" / "s0.json").read_text())
+    assert len(saved["scores"]) == len(val)  # scored the validation performances, nothing else
+    ensemble = np.mean(
+        [json.loads((tmp_path / "study" / f"{n}.json").read_text())["scores"] for n in ("s0", "s1")], 0
+    )
+    assert not np.allclose(saved["scores"], ensemble)
+    assert "| both |" in (tmp_path / "study" / "report.md").read_text()
+    lines.clear()
+    run_validation_study(data, tmp_path / "study", candidates, base, progress=False, log=lines.append)
+    assert any("s0: already scored" in line for line in lines)
+    with pytest.raises(ValueError, match="not run: \\['s9'\\]"):
+        run_validation_study(
+            data, tmp_path / "study", candidates, base, ensembles={"x": ("s9",)}, progress=False
+        )

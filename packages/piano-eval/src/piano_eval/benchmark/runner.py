@@ -158,7 +158,8 @@ FULL = BenchmarkRunConfig(
 )
 
 
-def _labels(performances: Sequence[RatedPerformance]) -> np.ndarray:
+def label_matrix(performances: Sequence[RatedPerformance]) -> np.ndarray:
+    """Ratings ``[N, K]`` in [0, 1], NaN where a dimension is not rated."""
     return np.stack([p.labels for p in performances])
 
 
@@ -167,7 +168,8 @@ def _piece_index(performances: Sequence[RatedPerformance]) -> torch.Tensor:
     return torch.tensor([ids[p.piece_id] for p in performances])
 
 
-def _inputs(family: Family, performances: Sequence[RatedPerformance]) -> list[Any]:
+def family_inputs(family: Family, performances: Sequence[RatedPerformance]) -> list[Any]:
+    """The model inputs ``family`` reads for each performance (from its MIDI or its audio)."""
     if family.input_kind in EXTRA_KINDS:  # graph and fused kinds (piano_eval.data.fused_inputs)
         return load_inputs(family.input_kind, performances)
     source = reads(family.input_kind)
@@ -358,7 +360,7 @@ def train_family(
     if model is None:
         model = family.build(dims, config.learning_rate)
     pieces = _piece_index(train)
-    raw = torch.from_numpy(_labels(train)).float()
+    raw = torch.from_numpy(label_matrix(train)).float()
     # a missing rating (NaN: not rated, or a pseudo-label that could not be computed) is masked out of the
     # losses; the 0 under the mask is never read as a rating
     label_mask = ~torch.isnan(raw)
@@ -451,7 +453,8 @@ def _augmented_inputs(
     return [with_audio(family.input_kind, item, a) for item, a in zip(clean, audio, strict=True)]
 
 
-def _collate(kind: str) -> Callable:
+def input_collate(kind: str) -> Callable:
+    """The batch collate of an input kind (:mod:`piano_eval.data.inputs` or :mod:`~piano_eval.data.fused_inputs`)."""
     return part_collate(kind) if kind in INPUT_KINDS else kind_collate(kind)
 
 
@@ -518,7 +521,7 @@ def run_benchmark(
     dims, performances = load_rating_folder(data_dir, scale="0-1")
     split = {name: [p for p in performances if p.split == name] for name in ("train", "val", "test")}
     test = split["test"]
-    targets = _labels(test)
+    targets = label_matrix(test)
     pieces = [p.piece_id for p in test]
     results: list[EvaluationResult] = []
     scatter: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -541,9 +544,9 @@ def run_benchmark(
 
     train_x, test_x = features(split["train"]), features(test)
     aug_x = features(augmented_audio) if augmented_audio is not None else None
-    baselines = baseline_predictions(train_x, _labels(split["train"]), test_x, seed=config.seed)
+    baselines = baseline_predictions(train_x, label_matrix(split["train"]), test_x, seed=config.seed)
     aug_baselines = (
-        baseline_predictions(train_x, _labels(split["train"]), aug_x, seed=config.seed)
+        baseline_predictions(train_x, label_matrix(split["train"]), aug_x, seed=config.seed)
         if aug_x is not None
         else {}
     )
@@ -584,7 +587,7 @@ def run_benchmark(
             continue
         log(f"{name}: {family.description}")
         t0 = time.perf_counter()
-        train_inputs = _inputs(family, split["train"])
+        train_inputs = family_inputs(family, split["train"])
         built = None
         if isinstance(family, FusionFamily):
             encoders = component(family.audio_family), component(family.symbolic_family)
@@ -612,12 +615,12 @@ def run_benchmark(
             for k in range(config.ensemble_seeds.get(name, 1))
         ]
         model = members[0] if len(members) == 1 else PerformanceEnsemble.of(members)
-        collate = _collate(family.input_kind)
-        test_inputs = _inputs(family, test)
+        collate = input_collate(family.input_kind)
+        test_inputs = family_inputs(family, test)
         scores, logits = predict(model, test_inputs, collate, pieces)
         augmented_scores = None
         if reads_audio(family.input_kind) and augmented_audio is not None:
-            augmented_scores, _ = predict(model, _inputs(family, augmented_audio), collate, pieces)
+            augmented_scores, _ = predict(model, family_inputs(family, augmented_audio), collate, pieces)
         result = evaluate_scores(
             name, scores, targets, pieces, dims, pair_logits=logits, augmented_predictions=augmented_scores
         )
@@ -640,7 +643,7 @@ def run_benchmark(
             if config.robustness_preset is not None:
                 drops[config.robustness_preset] = result.robustness_drop_pct
             for preset, performances_ in extra_audio.items():
-                preset_scores, _ = predict(model, _inputs(family, performances_), collate, pieces)
+                preset_scores, _ = predict(model, family_inputs(family, performances_), collate, pieces)
                 drops[preset] = evaluate_scores(
                     name, scores, targets, pieces, dims, augmented_predictions=preset_scores
                 ).robustness_drop_pct

@@ -24,7 +24,7 @@ from piano_eval.data.folder import load_rating_folder
 from piano_eval.evaluate import EvaluationResult, evaluate_scores
 
 from .families import Family, get_family
-from .runner import BenchmarkRunConfig, _collate, _inputs, _labels, predict, train_family
+from .runner import BenchmarkRunConfig, family_inputs, input_collate, label_matrix, predict, train_family
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def run_validation_study(
         raise ValueError(
             f"{data_dir}: needs training and validation pieces (found {len(train)} / {len(val)})"
         )
-    targets, pieces = _labels(val), [p.piece_id for p in val]
+    targets, pieces = label_matrix(val), [p.piece_id for p in val]
     outputs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     results: list[EvaluationResult] = []
     for candidate in candidates:
@@ -87,8 +87,12 @@ def run_validation_study(
         else:
             family, config = candidate.family_for(), candidate.config_for(base)
             log(f"{candidate.name}: training {family.name} with {dict(candidate.run)}")
-            model = train_family(family, train, _inputs(family, train), config, len(dims), progress=progress)
-            scores, logits = predict(model, _inputs(family, val), _collate(family.input_kind), pieces)
+            model = train_family(
+                family, train, family_inputs(family, train), config, len(dims), progress=progress
+            )
+            scores, logits = predict(
+                model, family_inputs(family, val), input_collate(family.input_kind), pieces
+            )
             atomic_write_text(
                 saved,
                 json.dumps(
