@@ -1,8 +1,8 @@
 """Render the demo's example clips with the SOUSA generator and renderer (the same path as ``sousa generate``).
 
 Each clip is one seeded performance (``generate_performance``) by a simulated player the shipped model
-never met (profiles of seed 4242; training used seeds 0, 2 and 3), four cycles at 120 BPM as in the
-``small`` preset, synthesised through the default SoundFont's standard kit and one of the core's room
+never met (profiles of seed 4242; the shipped model trained on seed 0), at 120 BPM and the generator's
+automatic length (about four bars, as in the ``medium`` preset it trained on), synthesised through the default SoundFont's standard kit and one of the core's room
 presets (``render_clip``), written as 16-bit mono FLAC at 44.1 kHz. ``examples.json`` records how each
 clip was made, so tests and the app read the truth from it instead of from file names.
 
@@ -43,7 +43,7 @@ class ExampleSpec:
     player: str
     augmentation: str
     tempo_bpm: float = 120.0
-    cycles: int = 4
+    cycles: int | None = None  # the generator's automatic length
     seed: int = 7
 
 

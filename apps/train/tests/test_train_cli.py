@@ -59,7 +59,7 @@ def test_print_config_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("max_epochs: 30", "max_epoch: 30"), "does not accept option 'trainer.max_epoch'"),
+        (("max_epochs: 20", "max_epoch: 20"), "does not accept option 'trainer.max_epoch'"),
         (("lr: 0.003", "learning_rate: 0.003"), "'learning_rate' is not accepted"),
         (("monitor: val/loss", "monitor: null"), "checkpoint.monitor is not set"),
     ],
@@ -134,3 +134,11 @@ def test_the_sousa_configs_use_the_default_recipes_stage_settings() -> None:
             else ("max_onsets", recipe.max_onsets)
         )
         assert data[window[0]] == window[1], name
+        if data["kind"] == "onsets":
+            assert data["min_crop_onsets"] == recipe.min_crop_onsets, name
+        if name == "classifier":
+            model = config["model"]["init_args"]
+            assert (model["d_model"], model["num_layers"]) == (
+                recipe.classifier_width,
+                recipe.classifier_layers,
+            )

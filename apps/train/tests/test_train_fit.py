@@ -41,7 +41,9 @@ def load(path: Path) -> dict:
 
 
 def best_score(checkpoint: dict) -> float:
-    (state,) = [v for k, v in checkpoint["callbacks"].items() if k.startswith("ModelCheckpoint")]
+    (state,) = [
+        v for k, v in checkpoint["callbacks"].items() if k.startswith("ModelCheckpoint") and v["monitor"]
+    ]
     return float(state["best_model_score"])
 
 
@@ -136,6 +138,20 @@ def test_resume_from_last_checkpoint_continues_its_epoch_and_step(
     rows = read_metrics(tmp_path)
     assert {int(r["epoch"]) for r in rows if r.get("train/loss")} == {1}  # epoch 0 was not redone
     assert min(int(r["step"]) for r in rows if r.get("train/loss")) >= 2
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_when_an_earlier_one_was_best(
+    sousa_args: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    """Lightning >= 2.6 `save_last` copies the best checkpoint only; resuming from that would redo epochs."""
+    result = cli(
+        sousa_args("fit", FEATURE_MODEL, tmp_path, "--trainer.max_epochs=3", "--model.init_args.lr=0")
+    )
+    best = load(tmp_path / "checkpoints" / "best.ckpt")
+    last = load(tmp_path / "checkpoints" / "last.ckpt")
+    assert (best["epoch"], best["global_step"]) == (0, 2)  # lr 0: the loss never improves on epoch 0
+    assert (last["epoch"], last["global_step"]) == (2, 6)
+    assert result.trainer.checkpoint_callback.monitor == "val/loss"  # "best" still means the monitored one
 
 
 def test_validate_on_the_best_checkpoint_reproduces_its_score(

@@ -64,7 +64,9 @@ def load(path: Path) -> dict:
 
 
 def best_score(checkpoint: dict) -> float:
-    (state,) = [v for k, v in checkpoint["callbacks"].items() if k.startswith("ModelCheckpoint")]
+    (state,) = [
+        v for k, v in checkpoint["callbacks"].items() if k.startswith("ModelCheckpoint") and v["monitor"]
+    ]
     return float(state["best_model_score"])
 
 

@@ -25,6 +25,7 @@ from sousa_rudiments.recognition.evaluate import (
     confusion_matrix,
     evaluate_onsets,
     evaluate_pipeline,
+    limit_clips,
     macro_f1,
     most_confused_pairs,
     top_k_accuracy,
@@ -36,6 +37,7 @@ from sousa_rudiments.recognition.pipeline import (
     RudimentGuess,
     RudimentPipeline,
     RudimentPrediction,
+    StrokeEstimate,
 )
 from sousa_rudiments.rudiments import get_rudiment
 
@@ -163,7 +165,11 @@ class KnownAnswers:
             duration_s=float(row["duration_sec"]),
             onset_times=times,
             stroke_features=features,
-            strokes=[],
+            # every fourth detection is called spurious although it is a labelled stroke
+            strokes=[
+                StrokeEstimate(float(t), 1.0, "R", 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, p_stroke=float(i % 4 != 0))
+                for i, t in enumerate(times)
+            ],
         )
 
 
@@ -223,6 +229,9 @@ def test_report_bookkeeping_with_known_answers(dataset: Path, samples: pd.DataFr
         strokes["accent"]["accuracy"] == strokes["grace"]["accuracy"] == strokes["diddle"]["accuracy"] == 1.0
     )
     assert 0.0 < strokes["grace"]["positive_rate"] < 0.5
+    called_spurious = sum(-(-int(k) // 4) for k in samples.loc[ids, "num_strokes"])  # indices 0, 4, 8, …
+    assert strokes["is_stroke"]["accuracy"] == pytest.approx(1 - called_spurious / n_strokes)
+    assert strokes["is_stroke"]["positive_rate"] == 1.0 and strokes["is_stroke"]["count"] == n_strokes
     assert report.onsets["25ms"]["mean"]["f_measure"] == report.onsets["50ms"]["pooled"]["f_measure"] == 1.0
 
     data = json.loads(json.dumps(report.to_dict()))  # JSON-serialisable
@@ -285,8 +294,9 @@ def test_random_pipeline_report_is_internally_consistent(dataset: Path, samples:
     assert weighted_top1 == pytest.approx(o["top1"])
     strokes = report.stroke_accuracy
     assert 0 < strokes["matched_detections"] <= min(strokes["detections"], strokes["reference_strokes"])
-    for name in ("hand", "accent", "grace", "diddle"):
+    for name in ("hand", "accent", "grace", "diddle", "is_stroke"):
         assert 0.0 <= strokes[name]["accuracy"] <= 1.0
+    assert strokes["is_stroke"]["count"] == strokes["detections"]
     assert report.onsets["50ms"]["mean"]["f_measure"] >= report.onsets["25ms"]["mean"]["f_measure"] > 0.5
     assert [p["count"] for p in report.most_confused] == sorted(
         (p["count"] for p in report.most_confused), reverse=True
@@ -363,3 +373,19 @@ def test_report_from_outcomes_without_any_ranking() -> None:
     assert report.overall["clips"] == 0 and report.overall["top1"] == 0.0
     assert report.confusion.sum() == 0 and report.most_confused == []
     json.dumps(report.to_dict())
+
+
+def test_a_limited_evaluation_is_a_fixed_subset_over_rudiments_and_players() -> None:
+    rows = [
+        {"sample_id": f"p{p}_{slug}_{k}", "profile_id": f"p{p}", "rudiment_slug": slug}
+        for slug in ("flam", "drag")
+        for p in range(4)
+        for k in range(5)
+    ]
+    samples = pd.DataFrame(rows).sort_values("sample_id").reset_index(drop=True)
+    chosen = limit_clips(samples, 8)
+    assert chosen["rudiment_slug"].value_counts().to_dict() == {"flam": 4, "drag": 4}
+    assert chosen["profile_id"].nunique() > 1, "the first ids by name are all one player's"
+    assert chosen["sample_id"].tolist() == limit_clips(samples, 8)["sample_id"].tolist()
+    assert set(limit_clips(samples, 8)["sample_id"]) <= set(limit_clips(samples, 12)["sample_id"])
+    assert limit_clips(samples, None) is samples

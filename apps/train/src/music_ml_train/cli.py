@@ -27,7 +27,8 @@ from music_ml_train.configs import configs_epilog
 from music_ml_train.predictions import SavePredictions
 
 DEFAULT_ROOT_DIR = "runs/train"
-CHECKPOINT_DEFAULTS = {"filename": "best", "save_last": True, "save_top_k": 1, "mode": "min"}
+CHECKPOINT_DEFAULTS = {"filename": "best", "save_top_k": 1, "mode": "min"}
+LAST_CHECKPOINT = "last"
 EARLY_STOPPING_PATIENCE = 10
 
 DESCRIPTION = """\
@@ -132,7 +133,18 @@ class TrainCLI(LightningCLI):
             callbacks.append(RichProgressBar())
         if self.subcommand == "predict":
             callbacks.append(SavePredictions(Path(root) / "predictions"))
-        return super().instantiate_trainer(callbacks=callbacks, logger=logger, **kwargs)
+        instance = super().instantiate_trainer(callbacks=callbacks, logger=logger, **kwargs)
+        if self.subcommand == "fit":
+            # Lightning >= 2.6 writes `save_last` only when a top-k checkpoint is saved, so last.ckpt
+            # would be the best epoch and a resumed run would redo every epoch after it: the latest
+            # epoch gets its own callback (no monitor: it keeps the newest, overwritten each epoch),
+            # appended after `checkpoint` so that one stays `trainer.checkpoint_callback` ("best").
+            instance.callbacks.append(
+                ModelCheckpoint(
+                    dirpath=checkpoint_dir(root), filename=LAST_CHECKPOINT, enable_version_counter=False
+                )
+            )
+        return instance
 
     def after_fit(self) -> None:
         checkpoint = self.trainer.checkpoint_callback
@@ -140,7 +152,12 @@ class TrainCLI(LightningCLI):
             score = checkpoint.best_model_score
             value = f"{float(score):.4g}" if score is not None else "n/a"
             rank_zero_info(f"best checkpoint: {checkpoint.best_model_path} ({checkpoint.monitor}={value})")
-            rank_zero_info(f"last checkpoint: {checkpoint.last_model_path}")
+            latest = [
+                c.best_model_path
+                for c in self.trainer.checkpoint_callbacks
+                if c.monitor is None and c.filename == LAST_CHECKPOINT
+            ]
+            rank_zero_info(f"last checkpoint: {latest[0] if latest else 'none'}")
         if self.trainer.log_dir:
             rank_zero_info(f"logs and config: {self.trainer.log_dir}")
 

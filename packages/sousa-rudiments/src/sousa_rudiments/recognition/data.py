@@ -10,7 +10,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sousa_rudiments.recognition.cache import INDEX_FILE, CachedClip, build_feature_cache, load_cached_clip
 
@@ -28,32 +28,84 @@ def split_sample_ids(dataset_dir: str | Path, cache_dir: str | Path) -> dict[str
 
 
 class OnsetSequences(Dataset):
-    """Clips as onset sequences; ``max_onsets`` crops a random window in training (recordings vary)."""
+    """Clips as onset sequences, at most ``max_onsets`` long.
+
+    In training (``random_crop``) each item is a random window of ``min_crop_onsets`` to
+    ``max_onsets`` onsets: recordings are as short or as long as the user made them, and a model that
+    only ever saw whole generated clips of one length fails on other lengths. Evaluation reads the
+    first ``max_onsets`` onsets of each clip.
+    """
 
     def __init__(
-        self, clips: Sequence[CachedClip], *, max_onsets: int = 256, random_crop: bool = False, seed: int = 0
+        self,
+        clips: Sequence[CachedClip],
+        *,
+        max_onsets: int = 256,
+        random_crop: bool = False,
+        min_crop_onsets: int | None = None,
+        seed: int = 0,
     ):
+        if min_crop_onsets is not None and not 1 <= min_crop_onsets <= max_onsets:
+            raise ValueError(f"min_crop_onsets must be in 1..max_onsets={max_onsets}, got {min_crop_onsets}")
         self.clips = [c for c in clips if len(c.inputs) > 0]
         self.max_onsets = max_onsets
         self.random_crop = random_crop
+        self.min_crop_onsets = max_onsets if min_crop_onsets is None else min_crop_onsets
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """Item ``i``, or ``(i, length)``: a window of that many onsets (from :class:`CropBatchSampler`)."""
+        i, chosen = key if isinstance(key, tuple) else (key, None)
         clip = self.clips[i]
         n = len(clip.inputs)
-        start = 0
-        if n > self.max_onsets:
-            start = int(self.rng.integers(n - self.max_onsets + 1)) if self.random_crop else 0
-        window = slice(start, start + self.max_onsets)
+        start, length = 0, min(n, self.max_onsets)
+        if self.random_crop:
+            if chosen is None:
+                chosen = int(self.rng.integers(min(self.min_crop_onsets, length), length + 1))
+            length = min(chosen, length)
+            start = int(self.rng.integers(n - length + 1))
+        window = slice(start, start + length)
         return {
             "inputs": torch.from_numpy(np.ascontiguousarray(clip.inputs[window])),
             "targets": torch.from_numpy(np.ascontiguousarray(clip.targets[window])),
             "matched": torch.from_numpy(np.ascontiguousarray(clip.matched[window])),
             "label": torch.tensor(clip.label),
         }
+
+
+class CropBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Training batches of random-length onset windows, grouped by length so that a batch pads little.
+
+    Each epoch every clip gets a window length drawn from ``min_crop_onsets..min(n, max_onsets)``
+    (as :class:`OnsetSequences` would draw it); clips are sorted by that length (ties broken at
+    random), cut into batches, and the batches shuffled. With lengths drawn per item, a batch would be
+    padded to its longest window — about 2.5x the real onsets on a ``medium`` dataset.
+    """
+
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, *, min_crop_onsets: int, max_onsets: int, seed: int = 0
+    ):
+        self.lengths = np.minimum(np.asarray(lengths, dtype=int), max_onsets)
+        self.batch_size = batch_size
+        self.min_crop_onsets = min_crop_onsets
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        low = np.minimum(self.min_crop_onsets, self.lengths)
+        crops = rng.integers(low, self.lengths + 1)
+        order = np.lexsort((rng.random(len(crops)), crops))
+        batches = [order[k : k + self.batch_size] for k in range(0, len(order), self.batch_size)]
+        for b in rng.permutation(len(batches)):
+            yield [(int(i), int(crops[i])) for i in batches[b]]
 
 
 def collate_onsets(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -124,8 +176,9 @@ class RudimentDataModule(L.LightningDataModule):
 
     ``kind`` is ``"onsets"`` (stage 1 and 2) or ``"mel"`` (the direct audio model). Several datasets
     (generated with other seeds: other simulated players) are pooled split by split, each split
-    taken from its own dataset's profile split. The caches are read into memory once (a ``small``
-    dataset's cache is ~100 MB). A cache without its ``index.parquet`` (never built, or interrupted)
+    taken from its own dataset's profile split. ``min_crop_onsets`` (onsets only) makes training draw
+    windows of random length (see :class:`OnsetSequences`). The caches are read into memory once (a ``small``
+    dataset's cache is ~100 MB, a ``medium`` one 2.6 GB, mostly log-mels). A cache without its ``index.parquet`` (never built, or interrupted)
     is built in ``prepare_data`` with ``cache_workers`` processes (once per node, before the
     processes of a distributed run read it); a finished one is used as is. ``predict`` reads the
     test split.
@@ -138,6 +191,7 @@ class RudimentDataModule(L.LightningDataModule):
         kind: str = "onsets",
         batch_size: int = 32,
         max_onsets: int = 256,
+        min_crop_onsets: int | None = None,
         crop_frames: int = 512,
         seed: int = 0,
         num_workers: int = 0,
@@ -180,12 +234,33 @@ class RudimentDataModule(L.LightningDataModule):
         train = split == "train"
         h = self.hparams
         if h.kind == "onsets":
-            return OnsetSequences(self.clips(split), max_onsets=h.max_onsets, random_crop=train, seed=h.seed)
+            return OnsetSequences(
+                self.clips(split),
+                max_onsets=h.max_onsets,
+                random_crop=train,
+                min_crop_onsets=h.min_crop_onsets,
+                seed=h.seed,
+            )
         crop = h.crop_frames if train else 100_000
         return MelClips(self.clips(split), crop_frames=crop, random_crop=train, seed=h.seed)
 
     def _loader(self, split: str) -> DataLoader:
         collate = collate_onsets if self.hparams.kind == "onsets" else collate_mels
+        h = self.hparams
+        trainer = getattr(self, "trainer", None)
+        distributed = trainer is not None and trainer.world_size > 1  # Lightning shards plain samplers
+        if split == "train" and h.kind == "onsets" and h.min_crop_onsets is not None and not distributed:
+            dataset = self._dataset(split)
+            assert isinstance(dataset, OnsetSequences)
+            sampler = CropBatchSampler(
+                [len(c.inputs) for c in dataset.clips],
+                h.batch_size,
+                min_crop_onsets=h.min_crop_onsets,
+                max_onsets=h.max_onsets,
+                seed=h.seed,
+            )
+            sampler.epoch = trainer.current_epoch if trainer is not None else 0  # a resumed run draws anew
+            return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=h.num_workers)
         return DataLoader(
             self._dataset(split),
             batch_size=self.hparams.batch_size,

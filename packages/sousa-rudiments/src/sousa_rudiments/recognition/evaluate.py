@@ -46,6 +46,7 @@ __all__ = [
     "confusion_matrix",
     "evaluate_onsets",
     "evaluate_pipeline",
+    "limit_clips",
     "load_split",
     "macro_f1",
     "most_confused_pairs",
@@ -202,16 +203,22 @@ def load_split(dataset_dir: str | Path, split: str) -> tuple[pd.DataFrame, dict[
     return chosen, {sid: by_sample.get(sid, []) for sid in chosen["sample_id"]}
 
 
-def _limit(samples: pd.DataFrame, limit: int | None) -> pd.DataFrame:
-    """At most ``limit`` clips, spread over the rudiments (one of each in PAS order, then a second, ...)."""
+def limit_clips(samples: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """At most ``limit`` clips, spread over the rudiments (one of each in PAS order, then a second, ...).
+
+    Within a rudiment the clips are drawn in a fixed pseudo-random order, not by ``sample_id``
+    (ids sort by player, so the first clips would all be one player's): the same ``limit`` gives the
+    same clips every time, a fair subset for comparing models.
+    """
     if limit is None or limit >= len(samples):
         return samples
     if limit < 1:
         raise ValueError(f"limit must be >= 1 or None, got {limit}")
-    ordered = samples.assign(
-        _round=samples.groupby("rudiment_slug").cumcount(),
-        _class=samples["rudiment_slug"].map(_CLASS_INDEX),
-    ).sort_values(["_round", "_class", "sample_id"])
+    shuffled = samples.sample(frac=1.0, random_state=0)
+    ordered = shuffled.assign(
+        _round=shuffled.groupby("rudiment_slug").cumcount(),
+        _class=shuffled["rudiment_slug"].map(_CLASS_INDEX),
+    ).sort_values(["_round", "_class"], kind="stable")
     return (
         ordered.head(limit).drop(columns=["_round", "_class"]).sort_values("sample_id").reset_index(drop=True)
     )
@@ -401,7 +408,7 @@ def evaluate_onsets(
         raise ValueError(f"windows_ms must be positive, got {windows_ms}")
     dataset_dir = Path(dataset_dir)
     samples, strokes = load_split(dataset_dir, split)
-    samples = _limit(samples, limit)
+    samples = limit_clips(samples, limit)
     clips = []
     for row in tqdm(
         samples.itertuples(index=False), total=len(samples), desc="onsets", unit="clip", disable=not progress
@@ -488,11 +495,18 @@ def _stroke_counts(prediction: Any, strokes: Sequence[dict], tempo_bpm: float) -
     times = np.asarray(prediction.onset_times, dtype=np.float64)
     features = np.asarray(prediction.stroke_features, dtype=np.float64).reshape(len(times), -1)
     counts: dict[str, Any] = {"detections": len(times), "reference": len(strokes), "matched": 0}
+    p_stroke = np.array([s.p_stroke for s in prediction.strokes], dtype=np.float64)
     if not len(times) or not strokes:
         counts.update({name: {"correct": 0, "positive": 0} for name in STROKE_ACCURACY_FEATURES})
+        counts["is_stroke"] = {"correct": int(np.count_nonzero(p_stroke < 0.5)), "positive": 0}
         return counts
     targets, matched = stroke_targets(times, strokes, tempo_bpm)
     counts["matched"] = int(matched.sum())
+    # over every detection: does the feature model tell played strokes from spurious detections?
+    counts["is_stroke"] = {
+        "correct": int(np.count_nonzero((p_stroke >= 0.5) == matched)),
+        "positive": int(np.count_nonzero(matched)),
+    }
     for name, index in STROKE_ACCURACY_FEATURES.items():
         truth = targets[matched, index] >= 0.5
         guess = features[matched, index] >= 0.5
@@ -568,6 +582,14 @@ class EvaluationReport:
                 "positive_rate": positive / matched if matched else math.nan,
                 "count": matched,
             }
+        detections = accuracy["detections"]
+        accuracy["is_stroke"] = {
+            "accuracy": sum(s["is_stroke"]["correct"] for s in scored) / detections
+            if detections
+            else math.nan,
+            "positive_rate": matched / detections if detections else math.nan,
+            "count": detections,
+        }
         self.stroke_accuracy = accuracy
         onset_scores = [o.onsets for o in outcomes if o.onsets is not None]
         self.onsets = _onset_summary(onset_scores, self.onset_windows_ms) if onset_scores else {}
@@ -689,9 +711,12 @@ class EvaluationReport:
                         _num(max(s[name]["positive_rate"], 1 - s[name]["positive_rate"])),
                         str(s[name]["count"]),
                     ]
-                    for name in STROKE_ACCURACY_FEATURES
+                    for name in (*STROKE_ACCURACY_FEATURES, "is_stroke")
                 ],
             ),
+            "",
+            "`is_stroke` is scored over every detection: is it a played stroke (matched) or a spurious "
+            "detection (ring, reflection, noise)?",
             "",
         ]
         if self.onsets:
@@ -813,7 +838,7 @@ def evaluate_pipeline(
 
     dataset_dir = Path(dataset_dir)
     samples, strokes = load_split(dataset_dir, split)
-    samples = _limit(samples, limit)
+    samples = limit_clips(samples, limit)
     refusals = (AudioError, RecognitionError)
     outcomes = [
         _outcome(pipeline, dataset_dir, row, strokes[row.sample_id], refusals)

@@ -15,6 +15,9 @@ from sousa_rudiments.recognition.features import BINARY_FEATURES, ONSET_INPUTS, 
 
 NUM_RUDIMENTS = 40
 
+CLASSIFIER_INPUTS: tuple[str, ...] = (*STROKE_FEATURES, "p_stroke", *ONSET_INPUTS)
+"""Per-onset input of :class:`OnsetTransformer` (:meth:`FeatureInferenceModel.classifier_inputs`)."""
+
 _HUB = {"library_name": "sousa-rudiments", "tags": ["audio-classification", "drums", "rudiments"]}
 
 
@@ -90,12 +93,14 @@ class FeatureInferenceModel(nn.Module, PyTorchModelHubMixin, **_HUB):
             )
             for d in dilations
         )
-        self.head = nn.Conv1d(hidden, len(STROKE_FEATURES), 1)
+        # the 12 stroke features, then one logit: is this detection a played stroke at all?
+        self.head = nn.Conv1d(hidden, len(STROKE_FEATURES) + 1, 1)
         self.register_buffer("binary", torch.zeros(len(STROKE_FEATURES), dtype=torch.bool), persistent=False)
         self.binary[list(BINARY_FEATURES)] = True
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``[B, T, num_inputs]`` → ``[B, T, 12]`` raw outputs (logits for binary features)."""
+        """``[B, T, num_inputs]`` → ``[B, T, 13]`` raw outputs: the 12 features (logits for binary ones),
+        then the logit that the detection is a played stroke (not a reflection, ring or noise burst)."""
         x = self.project(self.input_norm(inputs).transpose(1, 2))
         keep = None if mask is None else mask.unsqueeze(1).to(x.dtype)
         for block in self.blocks:
@@ -106,29 +111,56 @@ class FeatureInferenceModel(nn.Module, PyTorchModelHubMixin, **_HUB):
 
     def features(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Stroke features in their own units: probabilities for the binary ones."""
-        raw = self.forward(inputs, mask)
-        return torch.where(self.binary, torch.sigmoid(raw), raw)
+        return self._features(self.forward(inputs, mask))
 
-    def loss(self, inputs: torch.Tensor, targets: torch.Tensor, matched: torch.Tensor) -> torch.Tensor:
-        """Masked BCE (binary features) + MSE (continuous) over detections matched to a stroke."""
-        raw = self.forward(inputs, matched)
-        weights = matched.unsqueeze(-1).to(raw.dtype)
-        bce = nn.functional.binary_cross_entropy_with_logits(raw, targets, reduction="none")
-        mse = (raw - targets) ** 2
+    def _features(self, raw: torch.Tensor) -> torch.Tensor:
+        strokes = raw[..., : len(STROKE_FEATURES)]
+        return torch.where(self.binary, torch.sigmoid(strokes), strokes)
+
+    def classifier_inputs(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What the rudiment classifier reads per onset (``CLASSIFIER_INPUTS``): stroke features, the
+        probability that the detection is a stroke, and the onset inputs they came from."""
+        raw = self.forward(inputs, mask)
+        return torch.cat([self._features(raw), torch.sigmoid(raw[..., -1:]), inputs], dim=-1)
+
+    def loss(
+        self, inputs: torch.Tensor, targets: torch.Tensor, matched: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Masked BCE (binary features) + MSE (continuous) over detections matched to a stroke, plus BCE
+        of "is a stroke" (``matched``) over every real detection.
+
+        The network sees every detection in ``mask`` — spurious ones included — as it will at
+        inference; only the stroke-feature targets are restricted to matched detections.
+        """
+        raw = self.forward(inputs, mask)
+        strokes = raw[..., : len(STROKE_FEATURES)]
+        weights = (matched & mask).unsqueeze(-1).to(raw.dtype)
+        bce = nn.functional.binary_cross_entropy_with_logits(strokes, targets, reduction="none")
+        mse = (strokes - targets) ** 2
         per = torch.where(self.binary, bce, mse) * weights
-        return per.sum() / (weights.sum() * raw.shape[-1]).clamp_min(1.0)
+        feature_loss = per.sum() / (weights.sum() * strokes.shape[-1]).clamp_min(1.0)
+        real = mask.to(raw.dtype)
+        is_stroke = nn.functional.binary_cross_entropy_with_logits(
+            raw[..., -1], matched.to(raw.dtype), reduction="none"
+        )
+        return feature_loss + (is_stroke * real).sum() / real.sum().clamp_min(1.0)
+
+    def stroke_probability(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, T]`` probability that each detection is a played stroke."""
+        return torch.sigmoid(self.forward(inputs, mask)[..., -1])
 
 
 class OnsetTransformer(nn.Module, PyTorchModelHubMixin, **_HUB):
     """Transformer encoder over a clip's onsets, mean-pooled, → rudiment logits.
 
-    Input per onset: the stage-1 stroke features followed by the onset inputs they came from, so a
-    wrong hand or grace estimate can be outweighed by the timing it was made from.
+    Input per onset (``CLASSIFIER_INPUTS``): the stage-1 stroke features and stroke probability
+    followed by the onset inputs they came from, so a wrong hand or grace estimate can be outweighed
+    by the timing it was made from, and a detection that is probably a reflection can be discounted.
     """
 
     def __init__(
         self,
-        num_inputs: int = len(STROKE_FEATURES) + len(ONSET_INPUTS),
+        num_inputs: int = len(CLASSIFIER_INPUTS),
         d_model: int = 64,
         num_heads: int = 4,
         num_layers: int = 3,

@@ -38,7 +38,8 @@ from sousa_rudiments.recognition.onsets import OnsetConfig, OnsetDetection, dete
 from sousa_rudiments.rudiments import get_rudiment
 
 PIPELINE_FILE = "pipeline.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the feature model also says whether each detection is a stroke; the classifier reads it."""
 MODES = ("two_stage", "direct", "ensemble")
 
 
@@ -113,6 +114,8 @@ class StrokeEstimate:
     p_tap: float
     p_diddle: float
     p_buzz: float
+    p_stroke: float = 1.0
+    """Probability that the detection is a played stroke (not a reflection, ring or noise burst)."""
 
     @property
     def kind(self) -> str:
@@ -325,19 +328,18 @@ class RudimentPipeline:
         inputs = onset_inputs(audio, detection, self.config.onsets)
         x = torch.from_numpy(inputs).unsqueeze(0)
         mask = torch.ones(1, len(inputs), dtype=torch.bool)
-        strokes = self.feature_model.features(x, mask)
+        per_onset = self.feature_model.classifier_inputs(x, mask)
         probabilities = []
         if self.config.mode in ("two_stage", "ensemble"):
             logits = self.classifier(
-                torch.cat([strokes, x], dim=-1)[:, : self.classifier.max_onsets],
-                mask[:, : self.classifier.max_onsets],
+                per_onset[:, : self.classifier.max_onsets], mask[:, : self.classifier.max_onsets]
             )
             probabilities.append(torch.softmax(logits, -1)[0].numpy())
         if self.config.mode in ("direct", "ensemble"):
             assert self.direct_model is not None
             mel = torch.from_numpy(log_mel(audio, self.config.onsets.sample_rate)).unsqueeze(0)
             probabilities.append(torch.softmax(self.direct_model(mel), -1)[0].numpy())
-        return np.mean(probabilities, axis=0), strokes[0].numpy()
+        return np.mean(probabilities, axis=0), per_onset[0, :, : len(STROKE_FEATURES) + 1].numpy()
 
     def _windows(self, n_samples: int) -> list[tuple[int, int]]:
         sr = self.config.onsets.sample_rate
@@ -380,9 +382,9 @@ class RudimentPipeline:
         if features is None:
             x = torch.from_numpy(onset_inputs(mono, detection, config.onsets)).unsqueeze(0)
             with torch.no_grad():
-                features = self.feature_model.features(x, torch.ones(1, x.shape[1], dtype=torch.bool))[
-                    0
-                ].numpy()
+                every = torch.ones(1, x.shape[1], dtype=torch.bool)
+                features = self.feature_model.classifier_inputs(x, every)[0, :, : len(STROKE_FEATURES) + 1]
+                features = features.numpy()
         if window_results:
             probabilities = np.mean([p for *_, p in window_results], axis=0)
         else:
@@ -418,6 +420,7 @@ class RudimentPipeline:
                 p_tap=float(f[4]),
                 p_diddle=float(f[5]),
                 p_buzz=float(f[10]),
+                p_stroke=float(f[-1]),
             )
             for t, s, f in zip(detection.times, detection.strengths, features, strict=True)
         ]
@@ -437,7 +440,7 @@ class RudimentPipeline:
             tempo_bpm=detection.tempo_bpm,
             duration_s=len(mono) / sr,
             onset_times=detection.times,
-            stroke_features=features,
+            stroke_features=features[:, : len(STROKE_FEATURES)],
             strokes=strokes,
             windows=windows,
             mode=config.mode,

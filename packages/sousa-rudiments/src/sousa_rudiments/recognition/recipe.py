@@ -25,6 +25,8 @@ from sousa_rudiments.recognition.data import RudimentDataModule
 from sousa_rudiments.recognition.training import DirectAudioModule, FeatureModelModule, OnsetClassifierModule
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+LAST_CHECKPOINT = "last"
+STAGE_DONE = "done.json"
 
 
 def recipe_path(name: str) -> Path:
@@ -56,7 +58,13 @@ class RecipeConfig:
     classifier: StageConfig = StageConfig(max_epochs=60, lr=2e-3, patience=15)
     direct: StageConfig = StageConfig(max_epochs=30, lr=3e-3)
     train_direct: bool = True
+    classifier_width: int = 64
+    """``d_model`` of the rudiment classifier (``OnsetTransformer``)."""
+    classifier_layers: int = 3
+    """Transformer layers of the rudiment classifier."""
     max_onsets: int = 256
+    min_crop_onsets: int | None = None
+    """Training windows of the onset models are ``min_crop_onsets``..``max_onsets`` long (None: fixed)."""
     crop_frames: int = 512
 
     @classmethod
@@ -86,14 +94,18 @@ class TrainingResult:
 def _trainer(
     stage: StageConfig, out: Path, monitor: str, mode: str, progress: bool
 ) -> tuple[L.Trainer, ModelCheckpoint]:
-    checkpoint = ModelCheckpoint(
-        dirpath=out / "checkpoints", monitor=monitor, mode=mode, save_top_k=1, save_last=True
+    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", monitor=monitor, mode=mode, save_top_k=1)
+    # Lightning >= 2.6 writes `save_last` only when a top-k checkpoint is saved, so last.ckpt would be
+    # the best epoch and a resumed run would redo every epoch after it: the latest epoch gets its own
+    # callback (no monitor: it keeps the newest, overwritten each epoch).
+    latest = ModelCheckpoint(
+        dirpath=out / "checkpoints", filename=LAST_CHECKPOINT, enable_version_counter=False
     )
     trainer = L.Trainer(
         max_epochs=stage.max_epochs,
         accelerator="cpu",
         logger=CSVLogger(out, name="logs"),
-        callbacks=[checkpoint, EarlyStopping(monitor=monitor, mode=mode, patience=stage.patience)],
+        callbacks=[checkpoint, latest, EarlyStopping(monitor=monitor, mode=mode, patience=stage.patience)],
         enable_progress_bar=progress,
         enable_model_summary=False,
         deterministic=True,
@@ -111,12 +123,20 @@ def _fit(
     mode: str,
     progress: bool,
 ) -> tuple[L.LightningModule, float]:
+    """Fit one stage, resuming from its latest epoch; a stage that finished (``done.json``) is not refit."""
     out.mkdir(parents=True, exist_ok=True)
-    trainer, checkpoint = _trainer(stage, out, monitor, mode, progress)
-    last = out / "checkpoints" / "last.ckpt"
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.is_file() else None)  # resumes
-    best = type(module).load_from_checkpoint(checkpoint.best_model_path, map_location="cpu")
-    return best, float(checkpoint.best_model_score)
+    done = out / STAGE_DONE
+    if done.is_file():
+        finished = json.loads(done.read_text())
+        best_path, score = out / finished["best_checkpoint"], float(finished["best_score"])
+    else:
+        trainer, checkpoint = _trainer(stage, out, monitor, mode, progress)
+        last = out / "checkpoints" / f"{LAST_CHECKPOINT}.ckpt"
+        trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.is_file() else None)  # resumes
+        best_path, score = Path(checkpoint.best_model_path), float(checkpoint.best_model_score)
+        record = {"best_checkpoint": str(best_path.relative_to(out)), "best_score": score, "monitor": monitor}
+        done.write_text(json.dumps(record, indent=2) + "\n")
+    return type(module).load_from_checkpoint(best_path, map_location="cpu"), score
 
 
 def train_recognizer(
@@ -132,7 +152,7 @@ def train_recognizer(
     Several datasets (other seeds: other players) with one cache each are pooled split by split.
     ``output_dir/pipeline`` is a :class:`~sousa_rudiments.recognition.pipeline.RudimentPipeline`
     directory; ``output_dir/runs`` keeps checkpoints and CSV logs, so an interrupted run resumes
-    from each stage's last checkpoint.
+    from each stage's latest epoch, and stages that finished (``runs/<stage>/done.json``) are not refit.
     """
     from sousa_rudiments.recognition.pipeline import write_pipeline
 
@@ -149,6 +169,7 @@ def train_recognizer(
         "onsets",
         config.feature_model.batch_size,
         config.max_onsets,
+        min_crop_onsets=config.min_crop_onsets,
         seed=config.seed,
     )
 
@@ -175,10 +196,16 @@ def train_recognizer(
         "onsets",
         config.classifier.batch_size,
         config.max_onsets,
+        min_crop_onsets=config.min_crop_onsets,
         seed=config.seed,
     )
     classifier, acc = _fit(
-        OnsetClassifierModule(str(feature_dir), lr=config.classifier.lr),
+        OnsetClassifierModule(
+            str(feature_dir),
+            d_model=config.classifier_width,
+            num_layers=config.classifier_layers,
+            lr=config.classifier.lr,
+        ),
         classifier_data,
         config.classifier,
         runs / "classifier",

@@ -112,15 +112,17 @@ class FeatureModelModule(_StagedModule):
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         size = len(batch["inputs"])
-        loss = self.model.loss(batch["inputs"], batch["targets"], batch["matched"])
+        mask, matched = batch["mask"], batch["matched"]
+        loss = self.model.loss(batch["inputs"], batch["targets"], matched, mask)
         self._log("loss", loss, stage, size, prog_bar=True)
         if stage != "train":
-            with torch.no_grad():
-                predicted = self.model.features(batch["inputs"], batch["matched"]) > 0.5
-            matched = batch["matched"]
+            with torch.no_grad():  # every detection in context, as at inference
+                predicted = self.model.features(batch["inputs"], mask) > 0.5
+                is_stroke = self.model.stroke_probability(batch["inputs"], mask) > 0.5
             for index, name in ((2, "grace"), (3, "accent"), (5, "diddle"), (6, "hand")):
                 correct = predicted[..., index] == (batch["targets"][..., index] > 0.5)
                 self._log(f"{name}_acc", correct[matched].float().mean(), stage, size)
+            self._log("is_stroke_acc", (is_stroke == matched)[mask].float().mean(), stage, size)
         return loss
 
     def predict_step(self, batch: dict[str, torch.Tensor], _: int) -> dict[str, torch.Tensor]:
@@ -166,9 +168,10 @@ class OnsetClassifierModule(_Classifier):
         self.save_hyperparameters()
         self.feature_model = load_feature_model(feature_model_dir)
         self.feature_model.requires_grad_(False)
-        # stroke features are probabilities/beat fractions already; the onset inputs reuse stage 1's scaling
-        mean = [0.0] * len(STROKE_FEATURES) + self.feature_model.input_norm.mean.tolist()
-        std = [1.0] * len(STROKE_FEATURES) + self.feature_model.input_norm.std.tolist()
+        # stroke features and p_stroke are probabilities/beat fractions already; the onset inputs reuse
+        # stage 1's scaling
+        mean = [0.0] * (len(STROKE_FEATURES) + 1) + self.feature_model.input_norm.mean.tolist()
+        std = [1.0] * (len(STROKE_FEATURES) + 1) + self.feature_model.input_norm.std.tolist()
         self.model = OnsetTransformer(
             d_model=d_model,
             num_heads=num_heads,
@@ -185,8 +188,7 @@ class OnsetClassifierModule(_Classifier):
 
     def classifier_inputs(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            strokes = self.feature_model.features(inputs, mask)
-        return torch.cat([strokes, inputs], dim=-1)
+            return self.feature_model.classifier_inputs(inputs, mask)
 
     def _logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = batch["mask"]
