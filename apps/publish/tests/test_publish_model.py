@@ -98,7 +98,9 @@ def test_sousa_card_has_the_report_figures_and_metadata(sousa_staged):
         "## How to load",
     ):
         assert section in text
-    assert "`small-s0`" in text  # training datasets named from pipeline.json
+    training = json.loads((default_model_dir() / "pipeline.json").read_text())["training"]
+    names = [Path(d).name for d in training["datasets"]]  # e.g. /work/data/medium -> `medium`
+    assert names and all(f"`{name}`" in text for name in names), names
     assert 'RudimentPipeline.from_pretrained("someone/sousa-recognizer")' in text
 
 
