@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _checkpoints import best_score, load_checkpoint
 from music_ml_train.cli import cli
 from music_ml_train.configs import CONFIGS_DIR
 
@@ -36,17 +37,6 @@ def last_value(rows: list[dict[str, str]], key: str) -> float:
     return values[-1]
 
 
-def load(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def best_score(checkpoint: dict) -> float:
-    (state,) = [
-        v for k, v in checkpoint["callbacks"].items() if k.startswith("ModelCheckpoint") and v["monitor"]
-    ]
-    return float(state["best_model_score"])
-
-
 def test_feature_model_fit_writes_checkpoints_logs_and_standardises_inputs(feature_run: Path) -> None:
     checkpoints = feature_run / "checkpoints"
     assert (checkpoints / "best.ckpt").is_file() and (checkpoints / "last.ckpt").is_file()
@@ -54,7 +44,7 @@ def test_feature_model_fit_writes_checkpoints_logs_and_standardises_inputs(featu
     val_loss = last_value(rows, "val/loss")
     assert last_value(rows, "train/loss") > 0
     assert last_value(rows, "lr-AdamW") == pytest.approx(0.003)  # the LR monitor, at the config's lr
-    best = load(checkpoints / "best.ckpt")
+    best = load_checkpoint(checkpoints / "best.ckpt")
     assert best_score(best) == pytest.approx(val_loss)  # checkpointed on the config's monitor
     assert (best["epoch"], best["global_step"]) == (0, 2)
     assert list(feature_run.glob("tensorboard/version_*/events.out.tfevents.*"))
@@ -75,8 +65,8 @@ def test_classifier_fit_trains_on_the_frozen_feature_model(
     cli(sousa_args("fit", CLASSIFIER, tmp_path, f"--model.init_args.feature_model_dir={feature}"))
     acc = last_value(read_metrics(tmp_path), "val/acc")
     assert 0.0 <= acc <= 1.0
-    trained = load(tmp_path / "checkpoints" / "best.ckpt")["state_dict"]
-    stage1 = load(feature)["state_dict"]
+    trained = load_checkpoint(tmp_path / "checkpoints" / "best.ckpt")["state_dict"]
+    stage1 = load_checkpoint(feature)["state_dict"]
     frozen = {
         k.removeprefix("feature_model."): v for k, v in trained.items() if k.startswith("feature_model.")
     }
@@ -101,7 +91,7 @@ def test_direct_audio_fit_and_predict_write_checkpoint_metrics_and_probabilities
     cli(sousa_args("fit", DIRECT_AUDIO, tmp_path))
     acc = last_value(read_metrics(tmp_path), "val/acc")
     best = tmp_path / "checkpoints" / "best.ckpt"
-    assert best_score(load(best)) == pytest.approx(acc)
+    assert best_score(load_checkpoint(best)) == pytest.approx(acc)
     cli(sousa_args("predict", DIRECT_AUDIO, tmp_path, f"--ckpt_path={best}"))
     saved = torch.load(tmp_path / "predictions" / "predictions.pt", weights_only=False)
     probabilities = torch.cat([p["probabilities"] for p in saved["predictions"]])
@@ -121,7 +111,7 @@ def test_drum_gen_fit_writes_checkpoint_and_finite_loss(tiny_run: tuple[str, ...
     cli(["fit", "-c", str(DRUM_GEN), f"--trainer.default_root_dir={tmp_path}", *tiny_corpus, *tiny_run])
     val_loss = last_value(read_metrics(tmp_path), "val_loss")
     assert 0 < val_loss < 10
-    best = load(tmp_path / "checkpoints" / "best.ckpt")
+    best = load_checkpoint(tmp_path / "checkpoints" / "best.ckpt")
     assert best_score(best) == pytest.approx(val_loss) and best["global_step"] == 2
     cli(["test", "-c", str(DRUM_GEN), f"--trainer.default_root_dir={tmp_path}", *tiny_corpus, *tiny_run])
     assert last_value(read_metrics(tmp_path), "test_loss") > 0
@@ -131,9 +121,9 @@ def test_resume_from_last_checkpoint_continues_its_epoch_and_step(
     feature_run: Path, sousa_args: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     last = feature_run / "checkpoints" / "last.ckpt"
-    assert (load(last)["epoch"], load(last)["global_step"]) == (0, 2)
+    assert (load_checkpoint(last)["epoch"], load_checkpoint(last)["global_step"]) == (0, 2)
     cli(sousa_args("fit", FEATURE_MODEL, tmp_path, "--trainer.max_epochs=2", f"--ckpt_path={last}"))
-    resumed = load(tmp_path / "checkpoints" / "last.ckpt")
+    resumed = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert (resumed["epoch"], resumed["global_step"]) == (1, 4)
     rows = read_metrics(tmp_path)
     assert {int(r["epoch"]) for r in rows if r.get("train/loss")} == {1}  # epoch 0 was not redone
@@ -147,8 +137,8 @@ def test_last_checkpoint_is_the_latest_epoch_even_when_an_earlier_one_was_best(
     result = cli(
         sousa_args("fit", FEATURE_MODEL, tmp_path, "--trainer.max_epochs=3", "--model.init_args.lr=0")
     )
-    best = load(tmp_path / "checkpoints" / "best.ckpt")
-    last = load(tmp_path / "checkpoints" / "last.ckpt")
+    best = load_checkpoint(tmp_path / "checkpoints" / "best.ckpt")
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert (best["epoch"], best["global_step"]) == (0, 2)  # lr 0: the loss never improves on epoch 0
     assert (last["epoch"], last["global_step"]) == (2, 6)
     assert result.trainer.checkpoint_callback.monitor == "val/loss"  # "best" still means the monitored one
@@ -160,7 +150,7 @@ def test_validate_on_the_best_checkpoint_reproduces_its_score(
     best = feature_run / "checkpoints" / "best.ckpt"
     result = cli(sousa_args("validate", FEATURE_MODEL, tmp_path, f"--ckpt_path={best}"))
     assert float(result.trainer.callback_metrics["val/loss"]) == pytest.approx(
-        best_score(load(best)), rel=1e-5
+        best_score(load_checkpoint(best)), rel=1e-5
     )
 
 
@@ -177,6 +167,6 @@ def test_the_same_config_runs_distributed_on_two_cpu_processes(
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     assert "Starting with 2 processes" in output
-    last = load(tmp_path / "checkpoints" / "last.ckpt")
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert last["global_step"] == 2 and math.isfinite(best_score(last))
     assert last_value(read_metrics(tmp_path), "val/loss") > 0

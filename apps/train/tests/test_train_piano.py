@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from _checkpoints import best_score, load_checkpoint
 from music_ml_train.cli import cli
 from music_ml_train.configs import CONFIGS_DIR, configs_epilog
 
@@ -57,17 +58,6 @@ def read_metrics(root: Path) -> list[dict[str, str]]:
 
 def values(rows: list[dict[str, str]], key: str) -> list[tuple[int, float]]:
     return [(int(r["epoch"]), float(r[key])) for r in rows if r.get(key)]
-
-
-def load(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def best_score(checkpoint: dict) -> float:
-    (state,) = [
-        v for k, v in checkpoint["callbacks"].items() if k.startswith("ModelCheckpoint") and v["monitor"]
-    ]
-    return float(state["best_model_score"])
 
 
 def build(args: list[str]):
@@ -159,7 +149,7 @@ def test_fit_writes_checkpoints_and_a_finite_monitored_metric(
     root = fitted(name)
     monitor = config(name)["checkpoint"]["monitor"]
     assert (root / "checkpoints" / "last.ckpt").is_file()
-    best = load(root / "checkpoints" / "best.ckpt")
+    best = load_checkpoint(root / "checkpoints" / "best.ckpt")
     logged = values(read_metrics(root), monitor)
     assert logged and all(math.isfinite(v) for _, v in logged), (monitor, logged)
     assert best_score(best) == pytest.approx(
@@ -170,7 +160,7 @@ def test_fit_writes_checkpoints_and_a_finite_monitored_metric(
     epochs = 2 if name == "a2_staged" else 1
     assert (
         best["global_step"] <= 2 * epochs
-        and load(root / "checkpoints" / "last.ckpt")["global_step"] == 2 * epochs
+        and load_checkpoint(root / "checkpoints" / "last.ckpt")["global_step"] == 2 * epochs
     )
     assert best["hyper_parameters"]["_class_path"] == config(name)["model"]["class_path"]
 
@@ -180,8 +170,8 @@ def test_finetune_starts_from_the_pretrain_runs_encoder(
     family: str, fitted: Callable[[str], Path], piano_args: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     pretrained = fitted(f"{family}_pretrain") / "checkpoints" / "best.ckpt"
-    encoder = part(load(pretrained)["state_dict"], "encoder.")
-    assert load(pretrained)["hyper_parameters"]["stage"] == "pretrain"
+    encoder = part(load_checkpoint(pretrained)["state_dict"], "encoder.")
+    assert load_checkpoint(pretrained)["hyper_parameters"]["stage"] == "pretrain"
     built = build(
         piano_args(
             "fit", f"{family}_finetune", tmp_path, f"--model.init_args.pretrained_encoder={pretrained}"
@@ -195,7 +185,7 @@ def test_finetune_starts_from_the_pretrain_runs_encoder(
     )
     assert not all(torch.equal(fresh.model.encoder.state_dict()[k], encoder[k]) for k in encoder)
     # the finetuned checkpoint owns its encoder weights: it reloads without the pretrain file
-    finetuned = load(fitted(f"{family}_finetune") / "checkpoints" / "best.ckpt")
+    finetuned = load_checkpoint(fitted(f"{family}_finetune") / "checkpoints" / "best.ckpt")
     assert finetuned["hyper_parameters"]["pretrained_encoder"] is None
     assert set(part(finetuned["state_dict"], "encoder.")) == set(encoder)
 
@@ -204,7 +194,7 @@ def test_expert_finetune_starts_from_the_pseudo_label_runs_encoder_with_a_new_he
     fitted: Callable[[str], Path], piano_args: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     pretrained = fitted("n_notes_pseudo_pretrain") / "checkpoints" / "best.ckpt"
-    state = load(pretrained)["state_dict"]
+    state = load_checkpoint(pretrained)["state_dict"]
     encoder = part(state, "encoder.")
     assert state["scorer.head.regression.weight"].shape[0] == 6  # trained on the six pseudo-labels
     built = build(
@@ -219,7 +209,7 @@ def test_expert_finetune_starts_from_the_pseudo_label_runs_encoder_with_a_new_he
     start = built.model.encoder.state_dict()
     assert start.keys() == encoder.keys() and all(torch.equal(start[k], encoder[k]) for k in encoder)
     assert built.model.num_dimensions == 5 and built.datamodule.train_pieces == 2
-    finetuned = load(fitted("n_notes_expert_finetune") / "checkpoints" / "best.ckpt")
+    finetuned = load_checkpoint(fitted("n_notes_expert_finetune") / "checkpoints" / "best.ckpt")
     assert finetuned["hyper_parameters"]["pretrained_encoder"] is None
 
 
@@ -228,9 +218,9 @@ def test_fusion_trains_over_the_trained_frozen_a1_and_s3_encoders(
     fitted: Callable[[str], Path], piano_args: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     root = fitted("f2_concat")
-    fused = load(root / "checkpoints" / "last.ckpt")["state_dict"]
+    fused = load_checkpoint(root / "checkpoints" / "last.ckpt")["state_dict"]
     for prefix, source in (("audio_encoder.module.", "a1_lora"), ("symbolic_encoder.module.", "s3_finetune")):
-        trained = load(fitted(source) / "checkpoints" / "best.ckpt")["state_dict"]
+        trained = load_checkpoint(fitted(source) / "checkpoints" / "best.ckpt")["state_dict"]
         frozen = part(fused, prefix)
         assert frozen.keys() == trained.keys() and all(torch.equal(frozen[k], trained[k]) for k in trained)
     a1 = fitted("a1_lora") / "checkpoints" / "best.ckpt"
@@ -242,7 +232,7 @@ def test_fusion_trains_over_the_trained_frozen_a1_and_s3_encoders(
     best = root / "checkpoints" / "best.ckpt"
     result = cli(piano_args("validate", "f2_concat", tmp_path, *encoders, f"--ckpt_path={best}"))
     assert float(result.trainer.callback_metrics["val/pairwise_accuracy"]) == pytest.approx(
-        best_score(load(best))
+        best_score(load_checkpoint(best))
     )
 
 
@@ -253,7 +243,7 @@ def test_a2_trains_self_supervised_then_supervised_in_one_run(fitted: Callable[[
     assert {e for e, _ in values(rows, "train_ssl/total")} == {0}  # clean vs augmented views, no labels
     assert {e for e, _ in values(rows, "train_ssl/invariance")} == {0}
     assert {e for e, _ in values(rows, "train/total")} == {1}  # A1's objective from supervised_start_epoch
-    assert load(root / "checkpoints" / "last.ckpt")["hyper_parameters"]["stage"] == "supervised"
+    assert load_checkpoint(root / "checkpoints" / "last.ckpt")["hyper_parameters"]["stage"] == "supervised"
 
 
 def test_cached_embedding_runs_train_on_an_extracted_cache(

@@ -54,8 +54,6 @@ from sousa_rudiments.render import Timbre, render_clip, synthesize
 from sousa_rudiments.rudiments import get_rudiment, list_rudiments
 
 SR = ANALYSIS_SAMPLE_RATE
-# Floors for freshly rendered clips of new players (clean TimGM6mb, 120 BPM, one clip per rudiment): well below
-# the shipped model's held-out figures (70 % top-1, 96 % top-5, docs/recognition.md), far above chance (2.5 %).
 torch.set_num_threads(1)
 
 
