@@ -80,7 +80,7 @@ features per onset) → `OnsetTransformer` (rudiment) — and a `DirectAudioMode
 {chr(10).join(rows)}
 
 "held-out players": the test split of the first training dataset (its players are in no other split;
-the other training datasets are other seeds, i.e. other simulated players).
+any other training dataset is another seed, i.e. other simulated players).
 "unseen SoundFont": a dataset rendered only through a sampled acoustic kit (avldrums Red Zeppelin)
 that training never heard, played by other simulated players (another seed); "short takes": the same kit,
 four-cycle clips (2–4 s) instead of the generator's automatic length (about four bars) training used. Full reports, confusion
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         help="choose the mode and compare the modes on N clips of each split, spread over the rudiments "
         "(default: every clip); the shipped mode is still scored on every test clip",
     )
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--no-ship", action="store_true", help="evaluate and write docs only")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

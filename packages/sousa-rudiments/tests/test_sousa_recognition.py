@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -35,6 +36,7 @@ from sousa_rudiments.recognition.features import (
     onset_inputs,
     stroke_feature_rows,
     stroke_targets,
+    window_as_recording,
 )
 from sousa_rudiments.recognition.models import (
     CLASSIFIER_INPUTS,
@@ -183,6 +185,39 @@ def test_onset_inputs_timing_columns_are_the_log_gaps():
     )
     # neighbours within 60 ms: none here (closest pair 125 ms apart)
     assert np.all(inputs[:, ONSET_INPUTS.index("neighbours_60ms")] == 0)
+
+
+def test_a_window_as_a_recording_has_the_inputs_of_that_shorter_recording():
+    # a clip of 12 strokes, the loud ones on the beat, a flam in the middle; silence before and after
+    times = [0.30, 0.55, 0.80, 1.05, 1.30, 1.53, 1.55, 1.80, 2.05, 2.30, 2.55, 2.80]
+    amplitudes = [1.0, 0.4, 0.6, 0.4, 1.0, 0.3, 0.9, 0.5, 1.0, 0.4, 0.7, 0.5]
+    audio = _clicks(times, amplitudes, seconds=3.2)
+    detection = detect_onsets(audio)
+    assert len(detection) == len(times)
+    inputs = onset_inputs(audio, detection)
+    # the whole clip as a window is the clip
+    np.testing.assert_allclose(window_as_recording(inputs, detection.times, 0, len(times)), inputs, atol=1e-5)
+    # onsets 4..9 cut out with the clip's own lead-in (0.30 s) and tail: the recording a user would make
+    start, stop = 4, 10
+    lead, tail = detection.times[0], len(audio) / SR - detection.times[-1]
+    first_sample = round((detection.times[start] - lead) * SR)
+    segment = audio[first_sample : round((detection.times[stop - 1] + tail) * SR)]
+    cut = dataclasses.replace(
+        detection,
+        # the same samples as in the clip (onset_inputs reads the audio from int(time * sr))
+        times=(np.floor(detection.times[start:stop] * SR) - first_sample + 0.5) / SR,
+        strengths=detection.strengths[start:stop],
+    )
+    expected = onset_inputs(segment, cut)
+    got = window_as_recording(inputs, detection.times, start, stop)
+    kept = [ONSET_INPUTS.index(c) for c in ("beat_phase_sin", "beat_phase_cos", "log_tempo")]
+    recomputed = [i for i in range(len(ONSET_INPUTS)) if i not in kept]
+    np.testing.assert_allclose(got[:, recomputed], expected[:, recomputed], atol=2e-3)
+    np.testing.assert_array_equal(got[:, kept], inputs[start:stop, kept])
+    # it differs from the plain cut where the clip leaked in: median IOI (the flam), loudest onset, position
+    assert not np.allclose(got, inputs[start:stop])
+    with pytest.raises(ValueError, match="not inside a clip of 12 onsets"):
+        window_as_recording(inputs, detection.times, 8, 13)
 
 
 # ------------------------------------------------------------------ models
@@ -495,6 +530,31 @@ def test_training_windows_vary_in_length_and_are_contiguous_runs_of_the_clip():
     np.testing.assert_array_equal(evaluation[0]["inputs"].numpy(), inputs[:40])
     with pytest.raises(ValueError, match="min_crop_onsets"):
         OnsetSequences([clip], max_onsets=40, min_crop_onsets=41)
+
+
+def test_training_windows_as_recordings_are_recomputed_and_start_without_an_ioi_target():
+    times = np.cumsum(np.r_[0.4, np.tile([0.2, 0.1, 0.1], 12)])
+    audio = _clicks(
+        list(times), list(np.tile([1.0, 0.5, 0.7], 13)[: len(times)]), seconds=float(times[-1]) + 0.6
+    )
+    detection = detect_onsets(audio)
+    inputs = onset_inputs(audio, detection)
+    n = len(inputs)
+    targets = np.ones((n, 12), dtype=np.float32)
+    clip = CachedClip(
+        "s", 1, inputs, targets, np.ones(n, bool), detection.times, np.zeros((64, 4), np.float16)
+    )
+    data = OnsetSequences(
+        [clip], max_onsets=64, random_crop=True, min_crop_onsets=6, crops_as_recordings=True
+    )
+    item = data[(0, 9)]
+    windows = [window_as_recording(inputs, detection.times, s, s + 9) for s in range(n - 8)]
+    assert any(np.array_equal(item["inputs"].numpy(), w) for w in windows)
+    assert item["targets"][0, STROKE_FEATURES.index("ioi_beats")] == 0 and item["targets"][1:].min() == 1
+    assert targets.min() == 1, "the cached targets are not modified"
+    # evaluation reads whole clips as they are
+    evaluation = OnsetSequences([clip], max_onsets=64, crops_as_recordings=True)
+    np.testing.assert_array_equal(evaluation[0]["inputs"].numpy(), inputs)
 
 
 def test_crop_batches_cover_every_clip_once_with_windows_of_one_length_per_batch():

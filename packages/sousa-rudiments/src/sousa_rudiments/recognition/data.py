@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sousa_rudiments.recognition.cache import INDEX_FILE, CachedClip, build_feature_cache, load_cached_clip
+from sousa_rudiments.recognition.features import STROKE_FEATURES, window_as_recording
 
 SPLITS = ("train", "validation", "test")
 
@@ -32,8 +33,11 @@ class OnsetSequences(Dataset):
 
     In training (``random_crop``) each item is a random window of ``min_crop_onsets`` to
     ``max_onsets`` onsets: recordings are as short or as long as the user made them, and a model that
-    only ever saw whole generated clips of one length fails on other lengths. Evaluation reads the
-    first ``max_onsets`` onsets of each clip.
+    only ever saw whole generated clips of one length fails on other lengths. With
+    ``crops_as_recordings`` a window's clip-relative inputs are recomputed over the window
+    (:func:`~sousa_rudiments.recognition.features.window_as_recording`), so it looks like a short
+    recording and not like a piece of a long one. Evaluation reads the first ``max_onsets`` onsets
+    of each clip.
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class OnsetSequences(Dataset):
         max_onsets: int = 256,
         random_crop: bool = False,
         min_crop_onsets: int | None = None,
+        crops_as_recordings: bool = False,
         seed: int = 0,
     ):
         if min_crop_onsets is not None and not 1 <= min_crop_onsets <= max_onsets:
@@ -51,6 +56,7 @@ class OnsetSequences(Dataset):
         self.max_onsets = max_onsets
         self.random_crop = random_crop
         self.min_crop_onsets = max_onsets if min_crop_onsets is None else min_crop_onsets
+        self.crops_as_recordings = crops_as_recordings
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -68,9 +74,14 @@ class OnsetSequences(Dataset):
             length = min(chosen, length)
             start = int(self.rng.integers(n - length + 1))
         window = slice(start, start + length)
+        inputs, targets = clip.inputs[window], clip.targets[window]
+        if self.random_crop and self.crops_as_recordings:
+            inputs = window_as_recording(clip.inputs, clip.times, start, start + length)
+            targets = targets.copy()
+            targets[0, STROKE_FEATURES.index("ioi_beats")] = 0.0  # a recording's first stroke has no IOI
         return {
-            "inputs": torch.from_numpy(np.ascontiguousarray(clip.inputs[window])),
-            "targets": torch.from_numpy(np.ascontiguousarray(clip.targets[window])),
+            "inputs": torch.from_numpy(np.ascontiguousarray(inputs)),
+            "targets": torch.from_numpy(np.ascontiguousarray(targets)),
             "matched": torch.from_numpy(np.ascontiguousarray(clip.matched[window])),
             "label": torch.tensor(clip.label),
         }
@@ -177,9 +188,10 @@ class RudimentDataModule(L.LightningDataModule):
     ``kind`` is ``"onsets"`` (stage 1 and 2) or ``"mel"`` (the direct audio model). Several datasets
     (generated with other seeds: other simulated players) are pooled split by split, each split
     taken from its own dataset's profile split. ``min_crop_onsets`` (onsets only) makes training draw
-    windows of random length (see :class:`OnsetSequences`). The caches are read into memory once (a ``small``
-    dataset's cache is ~100 MB, a ``medium`` one 2.6 GB, mostly log-mels). A cache without its ``index.parquet`` (never built, or interrupted)
-    is built in ``prepare_data`` with ``cache_workers`` processes (once per node, before the
+    windows of random length, and ``crops_as_recordings`` makes each look like a recording of its own
+    (see :class:`OnsetSequences`). The caches are read into memory once (a ``small`` dataset's cache
+    is ~100 MB, a ``medium`` one 2.6 GB, mostly log-mels). A cache without its ``index.parquet``
+    (never built, or interrupted) is built in ``prepare_data`` with ``cache_workers`` processes (once per node, before the
     processes of a distributed run read it); a finished one is used as is. ``predict`` reads the
     test split.
     """
@@ -192,6 +204,7 @@ class RudimentDataModule(L.LightningDataModule):
         batch_size: int = 32,
         max_onsets: int = 256,
         min_crop_onsets: int | None = None,
+        crops_as_recordings: bool = False,
         crop_frames: int = 512,
         seed: int = 0,
         num_workers: int = 0,
@@ -239,6 +252,7 @@ class RudimentDataModule(L.LightningDataModule):
                 max_onsets=h.max_onsets,
                 random_crop=train,
                 min_crop_onsets=h.min_crop_onsets,
+                crops_as_recordings=h.crops_as_recordings,
                 seed=h.seed,
             )
         crop = h.crop_frames if train else 100_000

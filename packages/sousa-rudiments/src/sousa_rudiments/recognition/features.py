@@ -129,6 +129,58 @@ def onset_inputs(
     return np.stack(columns, axis=1).astype(np.float32)
 
 
+_CLIP_LEVEL_INPUTS_KEPT = ("beat_phase_sin", "beat_phase_cos", "log_tempo")
+"""Inputs :func:`window_as_recording` keeps from the whole clip: they come from librosa's tempo and beat
+tracking on the clip's audio, which a window of detections alone cannot redo."""
+
+
+def window_as_recording(inputs: np.ndarray, times: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The inputs of onsets ``start:stop`` as if those onsets had been a recording of their own.
+
+    :func:`onset_inputs` relates every onset to its clip (IOIs to the clip's median IOI, strength to
+    its median, energy to its loudest onset, brightness to its median, position in the clip), so a
+    window cut from a long training clip does not look like a short recording of the same playing.
+    This recomputes those columns over the window, with the clip's own silence before the first and
+    after the last onset; applied to the whole clip it returns ``inputs`` (up to float rounding).
+    Tempo and beat phase stay the clip's (:data:`_CLIP_LEVEL_INPUTS_KEPT`).
+    """
+    n_total = len(times)
+    if not 0 <= start < stop <= n_total:
+        raise ValueError(f"window {start}:{stop} is not inside a clip of {n_total} onsets")
+    column = {name: i for i, name in enumerate(ONSET_INPUTS)}
+    clip_times = np.asarray(times, dtype=np.float64)
+    window = inputs[start:stop].astype(np.float64, copy=True)
+    t = clip_times[start:stop]
+
+    gaps = np.diff(t)
+    prev_ioi = np.concatenate([[_IOI_CEIL_S], gaps])
+    next_ioi = np.concatenate([gaps, [_IOI_CEIL_S]])
+    median_ioi = max(float(np.median(gaps)) if gaps.size else 1.0, _IOI_FLOOR_S)
+    window[:, column["log_ioi_prev_s"]] = _log_ioi(prev_ioi)
+    window[:, column["log_ioi_next_s"]] = _log_ioi(next_ioi)
+    window[:, column["log_ioi_prev_rel"]] = np.log(np.clip(prev_ioi / median_ioi, 1e-3, 1e3))
+    window[:, column["log_ioi_next_rel"]] = np.log(np.clip(next_ioi / median_ioi, 1e-3, 1e3))
+    window[:, column["log_median_ioi_s"]] = np.log(median_ioi)
+
+    log_strength = window[:, column["log_strength"]]
+    window[:, column["log_strength_rel"]] = log_strength - float(np.median(log_strength))
+    energy = window[:, column["energy_db_rel"]]
+    window[:, column["energy_db_rel"]] = energy - float(energy.max())
+    centroid = window[:, column["log_centroid_rel"]]
+    window[:, column["log_centroid_rel"]] = centroid - float(np.median(centroid))
+    window[:, column["neighbours_60ms"]] = [np.count_nonzero(np.abs(t - x) <= 0.06) - 1 for x in t]
+
+    # the clip's duration from any onset's position (position = time / duration), then its lead-in
+    # and tail around the first and last onset
+    position = inputs[:, column["position_in_clip"]].astype(np.float64)
+    k = int(np.argmax(position))
+    duration = clip_times[k] / position[k] if position[k] > 0 else float(clip_times[-1]) + 1e-3
+    lead, tail = float(clip_times[0]), max(duration - float(clip_times[-1]), 0.0)
+    span = max(float(t[-1] - t[0]) + lead + tail, 1e-3)
+    window[:, column["position_in_clip"]] = (t - t[0] + lead) / span
+    return window.astype(np.float32)
+
+
 def stroke_feature_rows(strokes: Sequence[dict], tempo_bpm: float) -> np.ndarray:
     """``[n_strokes, 12]`` SOUSA stroke features of strokes-table rows (sorted by ``actual_time_ms``)."""
     beat_ms = 60_000.0 / tempo_bpm

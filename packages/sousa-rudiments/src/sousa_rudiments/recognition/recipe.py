@@ -65,6 +65,8 @@ class RecipeConfig:
     max_onsets: int = 256
     min_crop_onsets: int | None = None
     """Training windows of the onset models are ``min_crop_onsets``..``max_onsets`` long (None: fixed)."""
+    crops_as_recordings: bool = False
+    """Recompute a training window's clip-relative inputs over the window (a short recording's view)."""
     crop_frames: int = 512
 
     @classmethod
@@ -170,6 +172,7 @@ def train_recognizer(
         config.feature_model.batch_size,
         config.max_onsets,
         min_crop_onsets=config.min_crop_onsets,
+        crops_as_recordings=config.crops_as_recordings,
         seed=config.seed,
     )
 
@@ -197,6 +200,7 @@ def train_recognizer(
         config.classifier.batch_size,
         config.max_onsets,
         min_crop_onsets=config.min_crop_onsets,
+        crops_as_recordings=config.crops_as_recordings,
         seed=config.seed,
     )
     classifier, acc = _fit(
