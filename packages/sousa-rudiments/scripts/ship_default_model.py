@@ -37,12 +37,6 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 DOCS = PACKAGE_ROOT / "docs" / "recognition"
 
 
-def _headline(report) -> dict[str, float]:
-    overall = report.to_dict()["overall"]
-    keys = ("clips", "top1", "top3", "top5", "macro_f1", "not_found_rate", "onset_f_25ms", "onset_f_50ms")
-    return {k: overall[k] for k in keys if k in overall}
-
-
 def model_card(mode: str, metadata: dict, figures: dict[str, dict[str, dict[str, float]]]) -> str:
     training = metadata.get("training", {})
     rows = []
@@ -162,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     DOCS.mkdir(parents=True, exist_ok=True)
     figures: dict[str, dict[str, dict[str, float]]] = {
-        "validation players": {m: _headline(r) for m, r in validation.items()}
+        "validation players": {m: r.headline() for m, r in validation.items()}
     }
     evaluations = [("held-out players", args.dataset, "test"), ("unseen SoundFont", args.unseen, "test")]
     if args.unseen_short is not None:
@@ -182,12 +176,12 @@ def main(argv: list[str] | None = None) -> int:
             if mode == chosen:
                 report.write(DOCS / name)
                 if limit is not None and len(subset) < report.n_clips:
-                    figures[f"{where} (all clips)"] = {mode: _headline(report)}
+                    figures[f"{where} (all clips)"] = {mode: report.headline()}
                     outcomes = [o for o in report.outcomes if o.sample_id in subset]
                     report = EvaluationReport(
                         outcomes, split=split, dataset_dir=str(dataset), model=report.model
                     )
-            figures[where][mode] = _headline(report)
+            figures[where][mode] = report.headline()
             (DOCS / f"{name}-{mode}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     (DOCS / "summary.json").write_text(
         json.dumps({"chosen_mode": chosen, "figures": figures}, indent=2) + "\n"

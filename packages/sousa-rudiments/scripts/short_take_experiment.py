@@ -76,14 +76,7 @@ def _score(pipeline: RudimentPipeline, dataset: Path, splits: tuple[str, ...], o
     for split in splits:
         outcomes += evaluate_pipeline(pipeline, dataset, split).outcomes
     report = EvaluationReport(outcomes, split="+".join(splits), dataset_dir=str(dataset))
-    scores = {
-        "clips": report.n_clips,
-        "top1": report.top_k(1),
-        "top3": report.top_k(3),
-        "top5": report.top_k(5),
-        "macro_f1": report.macro_f1,
-        "not_found": report.not_found_rate,
-    }
+    scores = report.headline()
     out.write_text(json.dumps(scores, indent=2) + "\n")
     return scores
 

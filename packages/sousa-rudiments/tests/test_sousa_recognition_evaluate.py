@@ -236,6 +236,12 @@ def test_report_bookkeeping_with_known_answers(dataset: Path, samples: pd.DataFr
 
     data = json.loads(json.dumps(report.to_dict()))  # JSON-serialisable
     assert data["overall"]["top1"] == pytest.approx(ft / n)
+    headline = report.headline()
+    assert headline["clips"] == n and headline["top1"] == pytest.approx(ft / n)
+    assert (
+        headline["top3"] == headline["top5"] == pytest.approx(1.0) and headline["macro_f1"] == report.macro_f1
+    )
+    assert headline["not_found_rate"] == pytest.approx(mbr / n) and "onset_f_25ms" in headline
     assert data["confusion"]["labels"] == list(RUDIMENT_SLUGS)
     assert len(data["clips"]) == n
     assert data["clips"][0]["top"][0][1] == 0.5

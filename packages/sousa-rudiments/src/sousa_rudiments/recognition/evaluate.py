@@ -617,6 +617,12 @@ class EvaluationReport:
     def not_found_rate(self) -> float:
         return float(self.overall["not_found_rate"])
 
+    def headline(self) -> dict[str, float]:
+        """The figures a results table shows: clips, top-1/3/5, macro-F1, not-found rate, onset F."""
+        overall = self.to_dict()["overall"]
+        keys = ("clips", "top1", "top3", "top5", "macro_f1", "not_found_rate", "onset_f_25ms", "onset_f_50ms")
+        return {k: overall[k] for k in keys if k in overall}
+
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable report (NaN, for a metric with nothing to count, becomes ``null``)."""
