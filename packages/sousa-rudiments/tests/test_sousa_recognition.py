@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import json
 import os
+import shutil
 
 import mir_eval
 import numpy as np
@@ -348,6 +349,25 @@ def test_cache_builds_resumes_and_refuses_other_settings(tiny_dataset, tmp_path)
     assert RUDIMENT_SLUGS[clip.label] in files[0].stem
     with pytest.raises(FeatureCacheError, match="another dataset or onset settings"):
         build_feature_cache(tiny_dataset, cache, config=OnsetConfig(delta=0.3), progress=False)
+
+
+def test_cache_identity_ignores_the_preset_description_but_not_the_seed(tiny_dataset, tmp_path):
+    # generate() rewrites metadata.json when rerun with a preset whose description (prose) differs
+    dataset = tmp_path / "D"
+    shutil.copytree(tiny_dataset, dataset)
+    cache = build_feature_cache(dataset, tmp_path / "cache", progress=False)
+    metadata_file = dataset / "metadata.json"
+    metadata = json.loads(metadata_file.read_text())
+    assert "description" in metadata["preset"]
+    metadata["preset"]["description"] = "reworded"
+    metadata_file.write_text(json.dumps(metadata))
+    stamps = {f: os.stat(f).st_mtime_ns for f in cache.glob("*.npz")}
+    build_feature_cache(dataset, cache, progress=False)
+    assert {f: os.stat(f).st_mtime_ns for f in cache.glob("*.npz")} == stamps
+    metadata["seed"] = 1
+    metadata_file.write_text(json.dumps(metadata))
+    with pytest.raises(FeatureCacheError, match="another dataset"):
+        build_feature_cache(dataset, cache, progress=False)
 
 
 def test_data_module_splits_by_player(tiny_dataset, tmp_path):

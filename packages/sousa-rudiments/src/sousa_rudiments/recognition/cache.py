@@ -64,12 +64,12 @@ def analyse_clip(audio: np.ndarray, config: OnsetConfig = DEFAULT_ONSETS) -> dic
 
 
 def _identity(dataset_dir: Path, config: OnsetConfig) -> dict[str, Any]:
+    """What the features depend on; the preset's ``description`` is prose and may change freely."""
     metadata = json.loads((dataset_dir / "metadata.json").read_text())
-    return {
-        "cache_version": CACHE_VERSION,
-        "onsets": dataclasses.asdict(config),
-        "dataset": {k: metadata.get(k) for k in ("generator_version", "seed", "preset", "soundfonts")},
-    }
+    dataset = {k: metadata.get(k) for k in ("generator_version", "seed", "preset", "soundfonts")}
+    if isinstance(dataset["preset"], dict):
+        dataset["preset"] = {k: v for k, v in dataset["preset"].items() if k != "description"}
+    return {"cache_version": CACHE_VERSION, "onsets": dataclasses.asdict(config), "dataset": dataset}
 
 
 def _atomic_savez(path: Path, **arrays: Any) -> None:
