@@ -139,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--no-ship", action="store_true", help="evaluate and write docs only")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="where the reports go (default: %(default)s)")
+    parser.add_argument(
+        "--target",
+        type=Path,
+        default=None,
+        help="where the model is shipped (default: the package's default_model directory)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -154,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = max(modes, key=lambda m: (validation[m].top_k(1), m == "two_stage"))
     print(f"validation top-1: { {m: round(r.top_k(1), 4) for m, r in validation.items()} } → {chosen}")
 
-    DOCS.mkdir(parents=True, exist_ok=True)
+    docs: Path = args.docs
+    docs.mkdir(parents=True, exist_ok=True)
     figures: dict[str, dict[str, dict[str, float]]] = {
         "validation players": {m: r.headline() for m, r in validation.items()}
     }
@@ -174,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 limit=None if mode == chosen else limit,
             )
             if mode == chosen:
-                report.write(DOCS / name)
+                report.write(docs / name)
                 if limit is not None and len(subset) < report.n_clips:
                     figures[f"{where} (all clips)"] = {mode: report.headline()}
                     outcomes = [o for o in report.outcomes if o.sample_id in subset]
@@ -182,15 +190,15 @@ def main(argv: list[str] | None = None) -> int:
                         outcomes, split=split, dataset_dir=str(dataset), model=report.model
                     )
             figures[where][mode] = report.headline()
-            (DOCS / f"{name}-{mode}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    (DOCS / "summary.json").write_text(
+            (docs / f"{name}-{mode}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    (docs / "summary.json").write_text(
         json.dumps({"chosen_mode": chosen, "figures": figures}, indent=2) + "\n"
     )
     print(json.dumps(figures, indent=2))
     if args.no_ship:
         return 0
 
-    target = default_model_dir()
+    target = default_model_dir() if args.target is None else args.target
     if target.exists():
         shutil.rmtree(target)
     config = dataclasses.replace(base.config, mode=chosen)

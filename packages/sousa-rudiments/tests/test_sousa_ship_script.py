@@ -1,0 +1,80 @@
+"""``scripts/ship_default_model.py``, the step that turns a trained run into the wheel's default model.
+
+Run end to end on a tiny dataset with a random-weights pipeline (into temporary folders, not the
+package): the mode is the validation winner, every report is written, and the shipped copy loads,
+checks its manifest and decides in the chosen mode.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from shared_audio_core.files import MANIFEST_FILE, verify_manifest
+from shared_audio_core.synth import default_soundfont
+from sousa_rudiments.dataset import GenerateConfig, generate
+from sousa_rudiments.presets import get_preset
+from sousa_rudiments.recognition.evaluate import load_split
+from sousa_rudiments.recognition.models import DirectAudioModel, FeatureInferenceModel, OnsetTransformer
+from sousa_rudiments.recognition.pipeline import MODES, RudimentPipeline, write_pipeline
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ship_default_model.py"
+
+
+def _ship_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ship_default_model", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tmp_path):
+    dataset = tmp_path / "tiny"
+    generate(
+        GenerateConfig(
+            output_dir=dataset,
+            preset=get_preset("tiny"),
+            seed=0,
+            with_audio=True,
+            soundfonts=(default_soundfont(),),
+            progress=False,
+        )
+    )
+    torch.manual_seed(0)
+    run = write_pipeline(
+        tmp_path / "run" / "pipeline",
+        feature_model=FeatureInferenceModel(),
+        classifier=OnsetTransformer(),
+        direct_model=DirectAudioModel(),
+        training={"datasets": [str(dataset)], "recipe": {"seed": 0}},
+    )
+    docs, target = tmp_path / "docs", tmp_path / "shipped"
+    argv = [str(run), "--dataset", str(dataset), "--unseen", str(dataset), "--compare-limit", "2"]
+    assert _ship_script().main([*argv, "--docs", str(docs), "--target", str(target)]) == 0
+
+    summary = json.loads((docs / "summary.json").read_text())
+    validation = summary["figures"]["validation players"]
+    assert set(validation) == set(MODES)
+    winner = max(MODES, key=lambda m: (validation[m]["top1"], m == "two_stage"))
+    assert summary["chosen_mode"] == winner
+    n_test = len(load_split(dataset, "test")[0])
+    for name in ("held-out-players", "unseen-SoundFont"):
+        assert (docs / name / "report.md").is_file() and (docs / name / "confusion.png").is_file()
+        for mode in MODES:
+            report = json.loads((docs / f"{name}-{mode}.json").read_text())
+            assert report["overall"]["clips"] == min(2, n_test)  # every mode on the same compared clips
+    full = json.loads((docs / "held-out-players" / "report.json").read_text())
+    assert full["overall"]["clips"] == n_test  # the shipped mode on every test clip
+
+    verify_manifest(target)  # raises on any file the manifest does not match
+    manifest = json.loads((target / MANIFEST_FILE).read_text())
+    assert manifest["mode"] == winner and manifest["source"] == str(run)
+    shipped = RudimentPipeline.from_pretrained(target)
+    assert shipped.config.mode == winner
+    assert (shipped.direct_model is None) == (winner == "two_stage")
+    card = (target / "README.md").read_text()
+    assert f"**Decision mode: `{winner}`**" in card and "`tiny`" in card
