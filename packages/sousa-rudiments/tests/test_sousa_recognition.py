@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import shutil
+from pathlib import Path
 
 import mir_eval
 import numpy as np
@@ -52,7 +53,7 @@ from sousa_rudiments.recognition.pipeline import (
     RudimentPipeline,
     write_pipeline,
 )
-from sousa_rudiments.recognition.recipe import RecipeConfig, StageConfig, train_recognizer
+from sousa_rudiments.recognition.recipe import RecipeConfig, StageConfig, recipe_path, train_recognizer
 from sousa_rudiments.render import Timbre, render_clip, synthesize
 from sousa_rudiments.rudiments import get_rudiment, list_rudiments
 
@@ -390,24 +391,39 @@ def test_data_module_splits_by_player(tiny_dataset, tmp_path):
     assert all(int(b["mask"].sum(1).min()) >= 4 for b in batches)  # no window below min_crop_onsets
 
 
-def test_training_resumes_from_the_latest_epoch_and_does_not_refit_finished_stages(tiny_dataset, tmp_path):
+def test_training_resumes_from_the_latest_epoch_and_does_not_refit_finished_stages(
+    tiny_dataset, tmp_path, monkeypatch
+):
     """last.ckpt must be the newest epoch, not a copy of the best one (Lightning >= 2.6 `save_last`),
-    or an interrupted run repeats every epoch after its best; a finished stage is not trained again."""
+    or an interrupted run repeats every epoch after its best; a finished stage is not trained again.
+    The output directory is relative, as `sousa train DATA --out runs/x` gives it."""
+    monkeypatch.chdir(tmp_path)
+    run = Path("run")
     cache = build_feature_cache(tiny_dataset, tmp_path / "cache", progress=False)
     frozen = StageConfig(max_epochs=3, batch_size=8, lr=0.0)  # lr 0: epoch 0 stays the best (ties)
     config = RecipeConfig(threads=1, feature_model=frozen, classifier=frozen, train_direct=False)
-    train_recognizer(tiny_dataset, cache, tmp_path / "run", config, progress=False)
-    stage = tmp_path / "run" / "runs" / "feature_model"
+    train_recognizer(tiny_dataset, cache, run, config, progress=False)
+    stage = run / "runs" / "feature_model"
     done = json.loads((stage / "done.json").read_text())
     best = torch.load(stage / done["best_checkpoint"], map_location="cpu", weights_only=False)
     last = torch.load(stage / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert best["epoch"] == 0 and last["epoch"] == 2 and last["global_step"] == 3 * best["global_step"]
     logs = sorted(p.name for p in (stage / "logs").iterdir())
     stamp = os.stat(stage / "checkpoints" / "last.ckpt").st_mtime_ns
-    train_recognizer(tiny_dataset, cache, tmp_path / "run", config, progress=False)
+    train_recognizer(tiny_dataset, cache, run, config, progress=False)
     assert os.stat(stage / "checkpoints" / "last.ckpt").st_mtime_ns == stamp
     assert sorted(p.name for p in (stage / "logs").iterdir()) == logs  # no second training run
-    assert RudimentPipeline.from_pretrained(tmp_path / "run" / "pipeline").classifier is not None
+    assert RudimentPipeline.from_pretrained(run / "pipeline").classifier is not None
+
+
+def test_short_windows_recipe_is_the_default_with_short_windows_only():
+    """Its documented comparison with the shipped model is only fair if nothing else differs."""
+    default = RecipeConfig.from_yaml(recipe_path("default"))
+    short = RecipeConfig.from_yaml(recipe_path("short-windows"))
+    assert (default.min_crop_onsets, short.min_crop_onsets) == (32, 8)
+    assert short.classifier == dataclasses.replace(default.classifier, max_epochs=28)  # the time budget
+    same = dataclasses.replace(short, min_crop_onsets=32, classifier=default.classifier)
+    assert same == default
 
 
 def test_recipe_yaml_rejects_unknown_keys(tmp_path):
@@ -471,8 +487,6 @@ def test_class_order_is_the_pas_order():
 
 @pytest.mark.slow
 def test_quickstart_runs_every_stage_and_reports_held_out_players(tmp_path):
-    from pathlib import Path
-
     from sousa_rudiments.recognition.quickstart import QuickstartConfig, run_quickstart
 
     config = QuickstartConfig(out_dir=tmp_path / "qs", preset="tiny", workers=1, progress=False)

@@ -136,7 +136,9 @@ def _fit(
         last = out / "checkpoints" / f"{LAST_CHECKPOINT}.ckpt"
         trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.is_file() else None)  # resumes
         best_path, score = Path(checkpoint.best_model_path), float(checkpoint.best_model_score)
-        record = {"best_checkpoint": str(best_path.relative_to(out)), "best_score": score, "monitor": monitor}
+        # Lightning reports an absolute path; `out` may be relative (`sousa train DATA --out runs/x`)
+        relative = best_path.resolve().relative_to(out.resolve())
+        record = {"best_checkpoint": str(relative), "best_score": score, "monitor": monitor}
         done.write_text(json.dumps(record, indent=2) + "\n")
     return type(module).load_from_checkpoint(best_path, map_location="cpu"), score
 
