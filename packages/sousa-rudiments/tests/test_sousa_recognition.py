@@ -365,6 +365,11 @@ def test_cache_identity_ignores_the_preset_description_but_not_the_seed(tiny_dat
     stamps = {f: os.stat(f).st_mtime_ns for f in cache.glob("*.npz")}
     build_feature_cache(dataset, cache, progress=False)
     assert {f: os.stat(f).st_mtime_ns for f in cache.glob("*.npz")} == stamps
+    stored = json.loads((cache / "cache_config.json").read_text())  # a cache written before kept it
+    stored["dataset"]["preset"]["description"] = "the old wording"
+    (cache / "cache_config.json").write_text(json.dumps(stored))
+    build_feature_cache(dataset, cache, progress=False)
+    assert {f: os.stat(f).st_mtime_ns for f in cache.glob("*.npz")} == stamps
     metadata["seed"] = 1
     metadata_file.write_text(json.dumps(metadata))
     with pytest.raises(FeatureCacheError, match="another dataset"):

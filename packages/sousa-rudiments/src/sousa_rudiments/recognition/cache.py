@@ -64,12 +64,20 @@ def analyse_clip(audio: np.ndarray, config: OnsetConfig = DEFAULT_ONSETS) -> dic
 
 
 def _identity(dataset_dir: Path, config: OnsetConfig) -> dict[str, Any]:
-    """What the features depend on; the preset's ``description`` is prose and may change freely."""
+    """What the features depend on: onset settings and the dataset's generator, seed, preset, SoundFonts."""
     metadata = json.loads((dataset_dir / "metadata.json").read_text())
     dataset = {k: metadata.get(k) for k in ("generator_version", "seed", "preset", "soundfonts")}
-    if isinstance(dataset["preset"], dict):
-        dataset["preset"] = {k: v for k, v in dataset["preset"].items() if k != "description"}
-    return {"cache_version": CACHE_VERSION, "onsets": dataclasses.asdict(config), "dataset": dataset}
+    identity = {"cache_version": CACHE_VERSION, "onsets": dataclasses.asdict(config), "dataset": dataset}
+    return _without_description(identity)
+
+
+def _without_description(identity: dict[str, Any]) -> dict[str, Any]:
+    """The preset's ``description`` is prose that may change freely (caches written before kept it)."""
+    preset = identity.get("dataset", {}).get("preset")
+    if not isinstance(preset, dict) or "description" not in preset:
+        return identity
+    preset = {k: v for k, v in preset.items() if k != "description"}
+    return {**identity, "dataset": {**identity["dataset"], "preset": preset}}
 
 
 def _atomic_savez(path: Path, **arrays: Any) -> None:
@@ -127,7 +135,7 @@ def build_feature_cache(
     cache_dir.mkdir(parents=True, exist_ok=True)
     config_path = cache_dir / CONFIG_FILE
     if config_path.is_file():
-        existing = json.loads(config_path.read_text())
+        existing = _without_description(json.loads(config_path.read_text()))
         if existing != identity:
             raise FeatureCacheError(
                 f"{cache_dir} holds features of another dataset or onset settings; use a new --cache directory"
