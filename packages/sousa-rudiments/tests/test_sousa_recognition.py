@@ -421,7 +421,7 @@ def test_training_resumes_from_the_latest_epoch_and_does_not_refit_finished_stag
     assert RudimentPipeline.from_pretrained(run / "pipeline").classifier is not None
 
 
-def test_short_windows_recipe_is_the_default_with_short_windows_only():
+def test_short_windows_recipe_differs_from_the_default_only_in_windows_and_classifier_epochs():
     """Its documented comparison with the shipped model is only fair if nothing else differs."""
     default = RecipeConfig.from_yaml(recipe_path("default"))
     short = RecipeConfig.from_yaml(recipe_path("short-windows"))
