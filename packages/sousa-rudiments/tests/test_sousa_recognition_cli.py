@@ -416,6 +416,21 @@ def test_train_uses_the_committed_default_recipe(monkeypatch, tmp_path, capsys):
     capsys.readouterr()
     assert seen["recipe"].parts[-3:] == ("recognition", "recipes", "default.yaml")
     assert seen["recipe"].is_file()
+    # a committed recipe by name, as the README shows (`--recipe short-windows`)
+    assert (
+        main(["train", str(tmp_path), "--out", str(tmp_path / "o"), "--recipe", "short-windows"])
+        == EXIT_BAD_INPUT
+    )
+    capsys.readouterr()
+    assert seen["recipe"].parts[-3:] == ("recognition", "recipes", "short-windows.yaml")
+
+
+def test_train_with_an_unknown_recipe_name_lists_the_committed_ones(tmp_path, capsys):
+    argv = ["train", str(tmp_path), "--out", str(tmp_path / "o"), "--recipe", "shortwindows"]
+    assert main(argv) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "no recipe 'shortwindows'; committed recipes: default, quickstart, short-windows" in err
+    assert err.count("\n") == 1 and not (tmp_path / "o").exists()
 
 
 # ----------------------------------------------------------------------------------------------- quickstart

@@ -285,10 +285,10 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, type=Path, help="output directory (pipeline in OUT/pipeline)")
     train.add_argument(
         "--recipe",
-        type=Path,
         default=None,
-        metavar="YAML",
-        help="training recipe (default: the committed recipes/default.yaml)",
+        metavar="NAME|YAML",
+        help="training recipe: a YAML file or the name of a committed one (default, short-windows, "
+        "quickstart; default: the committed recipes/default.yaml)",
     )
     train.add_argument(
         "--cache",
@@ -574,10 +574,19 @@ def _cmd_evaluate_onsets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_recipe() -> Path:
+def _recipe_file(recipe: str | None) -> Path:
+    """``--recipe``: a YAML path, or the name of a committed recipe (``short-windows``); none: ``default``."""
     from sousa_rudiments.recognition.recipe import recipe_path
 
-    return recipe_path("default")
+    if recipe is None:
+        return recipe_path("default")
+    path = Path(recipe)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    try:
+        return recipe_path(recipe)
+    except FileNotFoundError as exc:
+        raise _BadInput(str(exc)) from exc
 
 
 def _quiet_trainer() -> None:
@@ -601,7 +610,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from sousa_rudiments.recognition.cache import FeatureCacheError, build_feature_cache
     from sousa_rudiments.recognition.recipe import RecipeConfig, train_recognizer
 
-    recipe = args.recipe or _default_recipe()
+    recipe = _recipe_file(args.recipe)
     try:
         config = RecipeConfig.from_yaml(recipe)
     except FileNotFoundError as exc:
