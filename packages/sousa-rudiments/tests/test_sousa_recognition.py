@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 import torch
 from shared_audio_core.synth import default_soundfont
-from sousa_rudiments.dataset import GenerateConfig, generate
 from sousa_rudiments.midi import performance_to_score
 from sousa_rudiments.performance import generate_performance
-from sousa_rudiments.presets import get_preset
 from sousa_rudiments.profiles import generate_profiles
 from sousa_rudiments.recognition.cache import (
     RUDIMENT_SLUGS,
@@ -317,22 +315,6 @@ def test_models_round_trip_with_their_standardisation(tmp_path):
 
 
 # ------------------------------------------------------------------ dataset → cache → data module
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny") / "D"
-    generate(
-        GenerateConfig(
-            output_dir=out,
-            preset=get_preset("tiny"),
-            seed=0,
-            with_audio=True,
-            soundfonts=(default_soundfont(),),
-            progress=False,
-        )
-    )
-    return out
 
 
 def test_cache_builds_resumes_and_refuses_other_settings(tiny_dataset, tmp_path):

@@ -66,26 +66,6 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory) -> Path:
-    from sousa_rudiments.dataset import GenerateConfig, generate
-    from sousa_rudiments.presets import get_preset
-
-    out = tmp_path_factory.mktemp("tiny") / "dataset"
-    generate(
-        GenerateConfig(
-            output_dir=out,
-            preset=get_preset("tiny"),
-            seed=0,
-            with_audio=True,
-            soundfonts=tuple(resolve_soundfonts(include_system=False)),
-            workers=1,
-            progress=False,
-        )
-    )
-    return out
-
-
 def _classify(capsys, *argv: str | Path) -> tuple[int, str, str]:
     code = main(["classify", *map(str, argv)])
     captured = capsys.readouterr()

@@ -14,9 +14,6 @@ from types import ModuleType
 
 import torch
 from shared_audio_core.files import MANIFEST_FILE, verify_manifest
-from shared_audio_core.synth import default_soundfont
-from sousa_rudiments.dataset import GenerateConfig, generate
-from sousa_rudiments.presets import get_preset
 from sousa_rudiments.recognition.evaluate import load_split
 from sousa_rudiments.recognition.models import DirectAudioModel, FeatureInferenceModel, OnsetTransformer
 from sousa_rudiments.recognition.pipeline import MODES, RudimentPipeline, write_pipeline
@@ -32,18 +29,8 @@ def _ship_script() -> ModuleType:
     return module
 
 
-def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tmp_path):
-    dataset = tmp_path / "tiny"
-    generate(
-        GenerateConfig(
-            output_dir=dataset,
-            preset=get_preset("tiny"),
-            seed=0,
-            with_audio=True,
-            soundfonts=(default_soundfont(),),
-            progress=False,
-        )
-    )
+def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tiny_dataset, tmp_path):
+    dataset = tiny_dataset
     torch.manual_seed(0)
     run = write_pipeline(
         tmp_path / "run" / "pipeline",
@@ -77,4 +64,4 @@ def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tmp_p
     assert shipped.config.mode == winner
     assert (shipped.direct_model is None) == (winner == "two_stage")
     card = (target / "README.md").read_text()
-    assert f"**Decision mode: `{winner}`**" in card and "`tiny`" in card
+    assert f"**Decision mode: `{winner}`**" in card and f"`{dataset.name}`" in card
