@@ -8,9 +8,10 @@ SoundFonts):
     uv run sousa generate --preset small --with-audio --seed 1 --soundfont Red_Zeppelin_4_LV2.sf2 --out data/unseen-kit-short
     uv run sousa train data/medium --out runs/default                    # recipes/default.yaml
     uv run python packages/sousa-rudiments/scripts/ship_default_model.py runs/default/pipeline \\
-        --dataset data/medium --unseen data/unseen-kit --unseen-short data/unseen-kit-short --compare-limit 800
+        --dataset data/medium --unseen data/unseen-kit --unseen-short data/unseen-kit-short --compare-limit 800 \\
+        --workers 2
 
-1. every mode the run has (two-stage, direct, ensemble) is scored from audio on the **validation**
+1. every mode the run has (two-stage, direct, ensemble, product) is scored from audio on the **validation**
    players; the best top-1 becomes the shipped mode (ties go to the simpler two-stage pipeline);
 2. every mode is then scored on the **test** players and on the unseen-SoundFont dataset(s) (``--unseen``
    at the training data's clip length, ``--unseen-short`` four-cycle takes), and the reports are written to
@@ -25,6 +26,7 @@ import argparse
 import dataclasses
 import json
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -32,6 +34,7 @@ from shared_audio_core.cliargs import positive_int
 from shared_audio_core.files import MANIFEST_FILE, file_hashes
 from sousa_rudiments.recognition.evaluate import EvaluationReport, evaluate_pipeline, limit_clips, load_split
 from sousa_rudiments.recognition.pipeline import MODES, RudimentPipeline, default_model_dir, write_pipeline
+from tqdm.auto import tqdm
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 DOCS = PACKAGE_ROOT / "docs" / "recognition"
@@ -39,6 +42,13 @@ DOCS = PACKAGE_ROOT / "docs" / "recognition"
 
 def model_card(mode: str, metadata: dict, figures: dict[str, dict[str, dict[str, float]]]) -> str:
     training = metadata.get("training", {})
+    datasets = training.get("datasets", [])
+    held_out = "the training dataset (its players are in no training or validation split)"
+    if len(datasets) > 1:
+        held_out = (
+            "the first training dataset (its players are in no training or validation split; the other "
+            "training datasets are other seeds, i.e. other simulated players)"
+        )
     rows = []
     for where, per_mode in figures.items():
         for m, h in per_mode.items():
@@ -66,6 +76,8 @@ accent, grace, diddle, buzz). Shipped inside the `sousa-rudiments` wheel and loa
 audio → blind onset detection (librosa spectral flux, 2.9 ms hop) → per-onset inputs (timing, level,
 brightness; nothing from labels) → `FeatureInferenceModel` (dilated convolutions; the 12 SOUSA stroke
 features per onset) → `OnsetTransformer` (rudiment) — and a `DirectAudioModel` (log-mel CRNN) beside it.
+Modes: `two_stage` (the transformer alone), `direct` (the CRNN alone), `ensemble` (the mean of their
+probabilities), `product` (their normalised product, a geometric mean).
 
 ## Evaluation (from audio, players never seen in training)
 
@@ -73,8 +85,7 @@ features per onset) → `OnsetTransformer` (rudiment) — and a `DirectAudioMode
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-"held-out players": the test split of the first training dataset (its players are in no other split;
-any other training dataset is another seed, i.e. other simulated players).
+"held-out players": the test split of {held_out}.
 "unseen SoundFont": a dataset rendered only through a sampled acoustic kit (avldrums Red Zeppelin)
 that training never heard, played by other simulated players (another seed); "short takes": the same kit,
 four-cycle clips (2–4 s) instead of the generator's automatic length (about four bars) training used. Full reports, confusion
@@ -82,7 +93,7 @@ matrices and per-tier/per-preset tables: `docs/recognition/` in the source repos
 
 ## Training data and recipe
 
-Synthetic SOUSA clips (`sousa generate`), datasets {", ".join(f"`{Path(d).name}`" for d in training.get("datasets", []))}; validation figures
+Synthetic SOUSA clips (`sousa generate`), datasets {", ".join(f"`{Path(d).name}`" for d in datasets)}; validation figures
 during training: {json.dumps(training.get("validation", {}))}. Recipe (`recipes/default.yaml`):
 
 ```json
@@ -112,6 +123,45 @@ print(prediction.best.name, prediction.best.probability)
 """
 
 
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One evaluation: a mode of the pipeline on a split, on ``limit`` clips (``None``: every clip)."""
+
+    mode: str
+    dataset: Path
+    split: str
+    limit: int | None
+
+
+def _evaluate(pipeline_dir: Path, job: Job, threads: int, progress: bool) -> EvaluationReport:
+    torch.set_num_threads(threads)
+    pipeline = RudimentPipeline.from_pretrained(pipeline_dir, mode=job.mode)
+    return evaluate_pipeline(pipeline, job.dataset, job.split, limit=job.limit, progress=progress)
+
+
+def evaluate_jobs(
+    pipeline_dir: Path, jobs: list[Job], *, workers: int, threads: int
+) -> dict[Job, EvaluationReport]:
+    """Every job's report; with ``workers`` > 1 the jobs run in that many processes, longest first.
+
+    Each job analyses its clips from the audio again, so the jobs are independent and the run is
+    bound by the CPU: two processes of one thread each use a 2-core machine fully.
+    """
+    if workers <= 1:
+        return {job: _evaluate(pipeline_dir, job, threads, True) for job in jobs}
+    sizes = {job: len(limit_clips(load_split(job.dataset, job.split)[0], job.limit)) for job in jobs}
+    ordered = sorted(jobs, key=lambda job: -sizes[job])
+    with ProcessPoolExecutor(workers) as pool:
+        futures = {job: pool.submit(_evaluate, pipeline_dir, job, threads, False) for job in ordered}
+        bar = tqdm(total=sum(sizes.values()), desc="evaluating", unit="clip")
+        reports = {}
+        for job in ordered:  # longest first is also roughly the order they finish
+            reports[job] = futures[job].result()
+            bar.update(sizes[job])
+        bar.close()
+    return reports
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -137,7 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         help="choose the mode and compare the modes on N clips of each split, spread over the rudiments "
         "(default: every clip); the shipped mode is still scored on every test clip",
     )
-    parser.add_argument("--threads", type=positive_int, default=1)
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads per evaluation")
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="evaluations run in this many processes at once (2 on a 2-core machine)",
+    )
     parser.add_argument("--no-ship", action="store_true", help="evaluate and write docs only")
     parser.add_argument("--docs", type=Path, default=DOCS, help="where the reports go (default: %(default)s)")
     parser.add_argument(
@@ -152,35 +208,36 @@ def main(argv: list[str] | None = None) -> int:
     base = RudimentPipeline.from_pretrained(args.pipeline)
     modes = [m for m in MODES if m == "two_stage" or base.direct_model is not None]
     limit = args.compare_limit
-    validation = {
-        m: evaluate_pipeline(
-            RudimentPipeline.from_pretrained(args.pipeline, mode=m), args.dataset, "validation", limit=limit
-        )
-        for m in modes
-    }
+
+    def run(jobs: list[Job]) -> dict[Job, EvaluationReport]:
+        return evaluate_jobs(args.pipeline, jobs, workers=args.workers, threads=args.threads)
+
+    scored = run([Job(m, args.dataset, "validation", limit) for m in modes])
+    validation = {job.mode: report for job, report in scored.items()}
     chosen = max(modes, key=lambda m: (validation[m].top_k(1), m == "two_stage"))
     print(f"validation top-1: { {m: round(r.top_k(1), 4) for m, r in validation.items()} } → {chosen}")
 
     docs: Path = args.docs
     docs.mkdir(parents=True, exist_ok=True)
     figures: dict[str, dict[str, dict[str, float]]] = {
-        "validation players": {m: r.headline() for m, r in validation.items()}
+        "validation players": {m: validation[m].headline() for m in modes}
     }
     evaluations = [("held-out players", args.dataset, "test"), ("unseen SoundFont", args.unseen, "test")]
     if args.unseen_short is not None:
         evaluations.append(("unseen SoundFont, short takes", args.unseen_short, "test"))
+    # the shipped mode on every clip; all modes compared on the same `limit` clips
+    jobs = {
+        (where, mode): Job(mode, dataset, split, None if mode == chosen else limit)
+        for where, dataset, split in evaluations
+        for mode in modes
+    }
+    reports = run(list(jobs.values()))
     for where, dataset, split in evaluations:
         figures[where] = {}
         name = where.replace(",", "").replace(" ", "-")
         subset = set(limit_clips(load_split(dataset, split)[0], limit)["sample_id"])
         for mode in modes:
-            # the shipped mode on every clip; all modes compared on the same `limit` clips
-            report = evaluate_pipeline(
-                RudimentPipeline.from_pretrained(args.pipeline, mode=mode),
-                dataset,
-                split,
-                limit=None if mode == chosen else limit,
-            )
+            report = reports[jobs[where, mode]]
             if mode == chosen:
                 report.write(docs / name)
                 if limit is not None and len(subset) < report.n_clips:

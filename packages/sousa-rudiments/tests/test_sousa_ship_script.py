@@ -1,14 +1,15 @@
 """``scripts/ship_default_model.py``, the step that turns a trained run into the wheel's default model.
 
 Run end to end on a tiny dataset with a random-weights pipeline (into temporary folders, not the
-package): the mode is the validation winner, every report is written, and the shipped copy loads,
-checks its manifest and decides in the chosen mode.
+package), its evaluations in two worker processes: the mode is the validation winner, every report is
+written, and the shipped copy loads, checks its manifest and decides in the chosen mode.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -25,6 +26,7 @@ def _ship_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("ship_default_model", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its worker processes find their function by module name
     spec.loader.exec_module(module)
     return module
 
@@ -40,7 +42,17 @@ def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tiny_
         training={"datasets": [str(dataset)], "recipe": {"seed": 0}},
     )
     docs, target = tmp_path / "docs", tmp_path / "shipped"
-    argv = [str(run), "--dataset", str(dataset), "--unseen", str(dataset), "--compare-limit", "2"]
+    argv = [
+        str(run),
+        "--dataset",
+        str(dataset),
+        "--unseen",
+        str(dataset),
+        "--compare-limit",
+        "2",
+        "--workers",
+        "2",
+    ]
     assert _ship_script().main([*argv, "--docs", str(docs), "--target", str(target)]) == 0
 
     summary = json.loads((docs / "summary.json").read_text())
@@ -65,3 +77,4 @@ def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tiny_
     assert (shipped.direct_model is None) == (winner == "two_stage")
     card = (target / "README.md").read_text()
     assert f"**Decision mode: `{winner}`**" in card and f"`{dataset.name}`" in card
+    assert "the test split of the training dataset" in card and "other seeds" not in card  # one dataset

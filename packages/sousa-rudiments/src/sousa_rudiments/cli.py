@@ -195,10 +195,11 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
     classify.add_argument("--model", default=None, metavar="DIR_OR_HUB_ID", help=_DEFAULT_MODEL_HELP)
     classify.add_argument(
         "--mode",
-        choices=("two_stage", "direct", "ensemble"),
+        choices=("two_stage", "direct", "ensemble", "product"),
         default=None,
-        help="which models decide: two_stage (strokes then rudiment), direct (log-mel CRNN) or "
-        "ensemble (their average); default: the mode stored with the model",
+        help="which models decide: two_stage (strokes then rudiment), direct (log-mel CRNN), "
+        "ensemble (the mean of their probabilities) or product (their normalised product); "
+        "default: the mode stored with the model",
     )
     classify.add_argument("--json", action="store_true", help="print JSON instead of text")
     classify.add_argument(

@@ -1,7 +1,7 @@
 """``RudimentPipeline``: audio → onsets → stroke features → rudiment, with the default model shipped in the wheel.
 
 A pipeline directory holds ``pipeline.json`` (settings, which models decide: ``two_stage``,
-``direct`` or ``ensemble``), one sub-directory per model (``save_pretrained`` layout: config.json +
+``direct``, ``ensemble`` or ``product``), one sub-directory per model (``save_pretrained`` layout: config.json +
 model.safetensors) and a ``README.md`` model card. ``RudimentPipeline.from_pretrained()`` with no
 argument loads the one inside the package (``sousa_rudiments/recognition/default_model``).
 """
@@ -40,7 +40,10 @@ from sousa_rudiments.rudiments import get_rudiment
 PIPELINE_FILE = "pipeline.json"
 FORMAT_VERSION = 2
 """2: the feature model also says whether each detection is a stroke; the classifier reads it."""
-MODES = ("two_stage", "direct", "ensemble")
+MODES = ("two_stage", "direct", "ensemble", "product")
+"""Which models decide: the two-stage pipeline, the direct CRNN, the mean of their probabilities
+(``ensemble``) or their normalised product (``product``, a geometric mean: one confident model cannot
+outvote the other's near-zero probability, as it can in the mean)."""
 
 
 class RecognitionError(ValueError):
@@ -271,7 +274,7 @@ class RudimentPipeline:
     ) -> RudimentPipeline:
         """Load a pipeline directory or Hub repo id; ``None`` loads the default model shipped in the wheel.
 
-        ``mode`` overrides which models decide (``two_stage``, ``direct``, ``ensemble``).
+        ``mode`` overrides which models decide (one of ``MODES``).
         """
         directory = _resolve(path_or_repo)
         meta_path = directory / PIPELINE_FILE
@@ -329,17 +332,20 @@ class RudimentPipeline:
         x = torch.from_numpy(inputs).unsqueeze(0)
         mask = torch.ones(1, len(inputs), dtype=torch.bool)
         per_onset = self.feature_model.classifier_inputs(x, mask)
-        probabilities = []
-        if self.config.mode in ("two_stage", "ensemble"):
+        log_probabilities = []
+        mode = self.config.mode
+        if mode != "direct":
             logits = self.classifier(
                 per_onset[:, : self.classifier.max_onsets], mask[:, : self.classifier.max_onsets]
             )
-            probabilities.append(torch.softmax(logits, -1)[0].numpy())
-        if self.config.mode in ("direct", "ensemble"):
+            log_probabilities.append(torch.log_softmax(logits, -1)[0])
+        if mode != "two_stage":
             assert self.direct_model is not None
             mel = torch.from_numpy(log_mel(audio, self.config.onsets.sample_rate)).unsqueeze(0)
-            probabilities.append(torch.softmax(self.direct_model(mel), -1)[0].numpy())
-        return np.mean(probabilities, axis=0), per_onset[0, :, : len(STROKE_FEATURES) + 1].numpy()
+            log_probabilities.append(torch.log_softmax(self.direct_model(mel), -1)[0])
+        stacked = torch.stack(log_probabilities)
+        probabilities = torch.softmax(stacked.mean(0), -1) if mode == "product" else stacked.exp().mean(0)
+        return probabilities.numpy(), per_onset[0, :, : len(STROKE_FEATURES) + 1].numpy()
 
     def _windows(self, n_samples: int) -> list[tuple[int, int]]:
         sr = self.config.onsets.sample_rate
