@@ -22,6 +22,7 @@ from sousa_rudiments.performance import generate_performance
 from sousa_rudiments.profiles import generate_profiles
 from sousa_rudiments.recognition.models import DirectAudioModel, FeatureInferenceModel, OnsetTransformer
 from sousa_rudiments.recognition.pipeline import MODES, RudimentPipeline, write_pipeline
+from sousa_rudiments.recognition.recipe import recipe_path
 from sousa_rudiments.render import TimbrePool, resolve_soundfonts, synthesize
 from sousa_rudiments.rudiments import get_rudiment, list_rudiments
 
@@ -247,6 +248,8 @@ def test_help_names_the_default_model_and_the_defaults(capsys):
     train = _help(capsys, "train")
     assert "recipes/default.yaml" in train and "OUT/cache" in train and "resume" in train
     assert "pooled split by split" in train
+    committed = sorted(p.stem for p in recipe_path("default").parent.glob("*.yaml"))
+    assert len(committed) >= 3 and f"({', '.join(committed)};" in " ".join(train.split())
 
 
 def test_mode_choices_are_the_pipelines_modes():

@@ -288,8 +288,8 @@ def _add_recognition_commands(sub: argparse._SubParsersAction) -> None:
         "--recipe",
         default=None,
         metavar="NAME|YAML",
-        help="training recipe: a YAML file or the name of a committed one (default, short-windows, "
-        "quickstart; default: the committed recipes/default.yaml)",
+        help=f"training recipe: a YAML file or the name of a committed one ({', '.join(_committed_recipes())}; "
+        "default: the committed recipes/default.yaml)",
     )
     train.add_argument(
         "--cache",
@@ -573,6 +573,13 @@ def _cmd_evaluate_onsets(args: argparse.Namespace) -> int:
     )
     print(report.to_markdown(), end="")
     return 0
+
+
+def _committed_recipes() -> list[str]:
+    """Names of the recipes in the wheel (read from the folder: ``recipe.py`` imports Lightning)."""
+    return sorted(
+        p.stem for p in (Path(__file__).resolve().parent / "recognition" / "recipes").glob("*.yaml")
+    )
 
 
 def _recipe_file(recipe: str | None) -> Path:
