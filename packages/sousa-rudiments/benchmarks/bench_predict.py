@@ -3,7 +3,7 @@
 Renders a single paradiddle at 120 BPM through the default SoundFont the way the dataset
 generator does (performance → MIDI score → ``render_clip``, ``clean_studio``), cut to 5 s at
 44.1 kHz; loads the pipeline (``--model``, default: the one shipped in the package); then, for
-each mode the pipeline can run (``two_stage``, and ``direct``/``ensemble`` when it has a direct
+each mode the pipeline can run (``two_stage``, and ``direct``/``ensemble``/``product`` when it has a direct
 model), runs ``--warmup`` untimed calls and ``--repeats`` timed calls and reports p50/p95/mean in
 milliseconds. The onset front end alone (``prepare_audio`` + ``detect_onsets``) is timed too,
 since every mode pays for it. CPU time is reported beside wall time: on a machine shared with
