@@ -1,4 +1,4 @@
-"""Choose the decision mode on validation, evaluate from audio, and ship a trained pipeline as the default.
+"""Choose the decision settings on validation, evaluate from audio, and ship a trained pipeline as the default.
 
 The committed recipe reproduces the shipped model (docs/recognition.md has the exact commands, with the
 SoundFonts):
@@ -9,10 +9,14 @@ SoundFonts):
     uv run sousa train data/medium --out runs/default                    # recipes/default.yaml
     uv run python packages/sousa-rudiments/scripts/ship_default_model.py runs/default/pipeline \\
         --dataset data/medium --unseen data/unseen-kit --unseen-short data/unseen-kit-short --compare-limit 800 \\
-        --workers 2
+        --onset-deltas 0.07 0.085 0.1 0.12 --workers 2
 
 1. every mode the run has (two-stage, direct, ensemble, product) is scored from audio on the **validation**
-   players; the best top-1 becomes the shipped mode (ties go to the simpler two-stage pipeline);
+   players, at each onset peak-picking threshold of ``--onset-deltas`` (default: only the run's own); the
+   best top-1 becomes the shipped mode and threshold (ties go to the simpler two-stage pipeline, then to
+   the threshold the models were trained with). The threshold is a decision setting like the mode: the
+   models were trained on detections at the recipe's threshold, and a stricter one at inference hands
+   them fewer ring and room detections to reject, for some missed soft strokes;
 2. every mode is then scored on the **test** players and on the unseen-SoundFont dataset(s) (``--unseen``
    at the training data's clip length, ``--unseen-short`` four-cycle takes), and the reports are written to
    ``docs/recognition/``;
@@ -33,14 +37,22 @@ import torch
 from shared_audio_core.cliargs import positive_int
 from shared_audio_core.files import MANIFEST_FILE, file_hashes
 from sousa_rudiments.recognition.evaluate import EvaluationReport, evaluate_pipeline, limit_clips, load_split
-from sousa_rudiments.recognition.pipeline import MODES, RudimentPipeline, default_model_dir, write_pipeline
+from sousa_rudiments.recognition.pipeline import (
+    MODES,
+    PipelineConfig,
+    RudimentPipeline,
+    default_model_dir,
+    write_pipeline,
+)
 from tqdm.auto import tqdm
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 DOCS = PACKAGE_ROOT / "docs" / "recognition"
 
 
-def model_card(mode: str, metadata: dict, figures: dict[str, dict[str, dict[str, float]]]) -> str:
+def model_card(
+    mode: str, onset_delta: float, metadata: dict, figures: dict[str, dict[str, dict[str, float]]]
+) -> str:
     training = metadata.get("training", {})
     datasets = training.get("datasets", [])
     held_out = "the training dataset (its players are in no training or validation split)"
@@ -69,7 +81,9 @@ Hears which of the 40 PAS drum rudiments a snare recording plays, and which stro
 accent, grace, diddle, buzz). Shipped inside the `sousa-rudiments` wheel and loaded by
 `RudimentPipeline.from_pretrained()` / `sousa classify FILE` when no `--model` is given.
 
-**Decision mode: `{mode}`**, chosen on the validation players' top-1 accuracy (from audio).
+**Decision mode: `{mode}`, onset threshold (`delta`) {onset_delta:g}**, both chosen on the validation
+players' top-1 accuracy (from audio); the models were trained on detections at the threshold of the
+recipe below.
 
 ## How it works
 
@@ -125,17 +139,32 @@ print(prediction.best.name, prediction.best.probability)
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One evaluation: a mode of the pipeline on a split, on ``limit`` clips (``None``: every clip)."""
+    """One evaluation: a mode of the pipeline at an onset threshold on a split, on ``limit`` clips
+    (``None``: every clip)."""
 
     mode: str
+    onset_delta: float
     dataset: Path
     split: str
     limit: int | None
 
 
+def decision_config(base: PipelineConfig, mode: str, onset_delta: float) -> PipelineConfig:
+    """``base`` deciding in ``mode`` with onset peak picking at threshold ``onset_delta``."""
+    return dataclasses.replace(base, mode=mode, onsets=dataclasses.replace(base.onsets, delta=onset_delta))
+
+
 def _evaluate(pipeline_dir: Path, job: Job, threads: int, progress: bool) -> EvaluationReport:
     torch.set_num_threads(threads)
-    pipeline = RudimentPipeline.from_pretrained(pipeline_dir, mode=job.mode)
+    loaded = RudimentPipeline.from_pretrained(pipeline_dir)
+    pipeline = RudimentPipeline(
+        loaded.feature_model,
+        loaded.classifier,
+        loaded.direct_model,
+        decision_config(loaded.config, job.mode, job.onset_delta),
+        metadata=loaded.metadata,
+        source=loaded.source,
+    )
     return evaluate_pipeline(pipeline, job.dataset, job.split, limit=job.limit, progress=progress)
 
 
@@ -187,6 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         help="choose the mode and compare the modes on N clips of each split, spread over the rudiments "
         "(default: every clip); the shipped mode is still scored on every test clip",
     )
+    parser.add_argument(
+        "--onset-deltas",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="DELTA",
+        help="onset peak-picking thresholds to choose from on validation, with the mode "
+        "(default: only the one the run was trained with)",
+    )
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads per evaluation")
     parser.add_argument(
         "--workers",
@@ -203,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         help="where the model is shipped (default: the package's default_model directory)",
     )
     args = parser.parse_args(argv)
+    if args.onset_deltas is not None and not all(0 < d < 1 for d in args.onset_deltas):
+        parser.error(
+            f"--onset-deltas must lie in (0, 1) (relative to the envelope's peak), got {args.onset_deltas}"
+        )
     torch.set_num_threads(args.threads)
 
     base = RudimentPipeline.from_pretrained(args.pipeline)
@@ -212,10 +254,16 @@ def main(argv: list[str] | None = None) -> int:
     def run(jobs: list[Job]) -> dict[Job, EvaluationReport]:
         return evaluate_jobs(args.pipeline, jobs, workers=args.workers, threads=args.threads)
 
-    scored = run([Job(m, args.dataset, "validation", limit) for m in modes])
-    validation = {job.mode: report for job, report in scored.items()}
-    chosen = max(modes, key=lambda m: (validation[m].top_k(1), m == "two_stage"))
-    print(f"validation top-1: { {m: round(r.top_k(1), 4) for m, r in validation.items()} } → {chosen}")
+    trained_delta = base.config.onsets.delta
+    deltas = sorted(set(args.onset_deltas or []) | {trained_delta})
+    scored = run([Job(m, d, args.dataset, "validation", limit) for d in deltas for m in modes])
+    by_setting = {(job.mode, job.onset_delta): report for job, report in scored.items()}
+    chosen, delta = max(
+        by_setting, key=lambda k: (by_setting[k].top_k(1), k[0] == "two_stage", k[1] == trained_delta)
+    )
+    validation = {m: by_setting[m, delta] for m in modes}
+    top1 = {f"{m} @ {d:g}": round(r.top_k(1), 4) for (m, d), r in by_setting.items()}
+    print(f"validation top-1: {top1} → {chosen} @ {delta:g}")
 
     docs: Path = args.docs
     docs.mkdir(parents=True, exist_ok=True)
@@ -227,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluations.append(("unseen SoundFont, short takes", args.unseen_short, "test"))
     # the shipped mode on every clip; all modes compared on the same `limit` clips
     jobs = {
-        (where, mode): Job(mode, dataset, split, None if mode == chosen else limit)
+        (where, mode): Job(mode, delta, dataset, split, None if mode == chosen else limit)
         for where, dataset, split in evaluations
         for mode in modes
     }
@@ -248,9 +296,16 @@ def main(argv: list[str] | None = None) -> int:
                     )
             figures[where][mode] = report.headline()
             (docs / f"{name}-{mode}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    (docs / "summary.json").write_text(
-        json.dumps({"chosen_mode": chosen, "figures": figures}, indent=2) + "\n"
-    )
+    summary = {
+        "chosen_mode": chosen,
+        "chosen_onset_delta": delta,
+        "trained_onset_delta": trained_delta,
+        "validation_top1_by_onset_delta": {
+            f"{d:g}": {m: by_setting[m, d].top_k(1) for m in modes} for d in deltas
+        },
+        "figures": figures,
+    }
+    (docs / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     if args.no_ship:
         return 0
@@ -258,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     target = default_model_dir() if args.target is None else args.target
     if target.exists():
         shutil.rmtree(target)
-    config = dataclasses.replace(base.config, mode=chosen)
+    config = decision_config(base.config, chosen, delta)
     write_pipeline(
         target,
         feature_model=base.feature_model,
@@ -266,12 +321,17 @@ def main(argv: list[str] | None = None) -> int:
         direct_model=base.direct_model if chosen != "two_stage" else None,
         config=config,
         training=base.metadata.get("training", {}),
-        card=model_card(chosen, base.metadata, figures),
+        card=model_card(chosen, delta, base.metadata, figures),
     )
-    manifest = {"source": str(args.pipeline), "mode": chosen, "sha256": file_hashes(target)}
+    manifest = {
+        "source": str(args.pipeline),
+        "mode": chosen,
+        "onset_delta": delta,
+        "sha256": file_hashes(target),
+    }
     (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
-    print(f"shipped {chosen} pipeline to {target} ({size / 1e6:.2f} MB)")
+    print(f"shipped the {chosen} pipeline (onset delta {delta:g}) to {target} ({size / 1e6:.2f} MB)")
     return 0
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import torch
 from shared_audio_core.files import MANIFEST_FILE, verify_manifest
 from sousa_rudiments.recognition.evaluate import load_split
@@ -52,14 +53,23 @@ def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tiny_
         "2",
         "--workers",
         "2",
+        "--onset-deltas",
+        "0.12",
+        "0.3",
     ]
     assert _ship_script().main([*argv, "--docs", str(docs), "--target", str(target)]) == 0
 
     summary = json.loads((docs / "summary.json").read_text())
+    by_delta = summary["validation_top1_by_onset_delta"]
+    assert summary["trained_onset_delta"] == 0.07 and set(by_delta) == {"0.07", "0.12", "0.3"}
+    winner, delta = max(
+        ((m, d) for d in by_delta for m in MODES),
+        key=lambda k: (by_delta[k[1]][k[0]], k[0] == "two_stage", k[1] == "0.07"),
+    )
+    assert (summary["chosen_mode"], summary["chosen_onset_delta"]) == (winner, float(delta))
     validation = summary["figures"]["validation players"]
     assert set(validation) == set(MODES)
-    winner = max(MODES, key=lambda m: (validation[m]["top1"], m == "two_stage"))
-    assert summary["chosen_mode"] == winner
+    assert {m: h["top1"] for m, h in validation.items()} == by_delta[delta]  # the modes at the chosen delta
     n_test = len(load_split(dataset, "test")[0])
     for name in ("held-out-players", "unseen-SoundFont"):
         assert (docs / name / "report.md").is_file() and (docs / name / "confusion.png").is_file()
@@ -72,9 +82,28 @@ def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tiny_
     verify_manifest(target)  # raises on any file the manifest does not match
     manifest = json.loads((target / MANIFEST_FILE).read_text())
     assert manifest["mode"] == winner and manifest["source"] == str(run)
+    assert manifest["onset_delta"] == float(delta)
     shipped = RudimentPipeline.from_pretrained(target)
-    assert shipped.config.mode == winner
+    assert shipped.config.mode == winner and shipped.config.onsets.delta == float(delta)
+    assert shipped.config.onsets.hop_length == 64  # only the threshold changes
     assert (shipped.direct_model is None) == (winner == "two_stage")
     card = (target / "README.md").read_text()
-    assert f"**Decision mode: `{winner}`**" in card and f"`{dataset.name}`" in card
+    assert f"**Decision mode: `{winner}`, onset threshold (`delta`) {float(delta):g}**" in card
+    assert f"`{dataset.name}`" in card
     assert "the test split of the training dataset" in card and "other seeds" not in card  # one dataset
+
+
+def test_ship_script_refuses_an_onset_threshold_outside_0_to_1(tiny_dataset, tmp_path, capsys):
+    argv = [
+        "run",
+        "--dataset",
+        str(tiny_dataset),
+        "--unseen",
+        str(tiny_dataset),
+        "--onset-deltas",
+        "0.1",
+        "1.5",
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        _ship_script().main(argv)
+    assert exit_info.value.code == 2 and "--onset-deltas must lie in (0, 1)" in capsys.readouterr().err
