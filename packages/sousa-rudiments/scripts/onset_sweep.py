@@ -1,19 +1,21 @@
 """How the onset detector's peak-picking settings trade spurious detections for missed strokes.
 
-A sampled acoustic kit rings: on the unseen Red Zeppelin kit the shipped detector finds 92 % of the
-strokes but only 58 % of its detections are strokes (docs/recognition.md, "Onsets"). This script
+A sampled acoustic kit rings: on the unseen Red Zeppelin kit the training settings find 92 % of the
+strokes but only 58 % of the detections are strokes (docs/recognition.md, "Onsets"). This script
 scores a grid of ``OnsetConfig`` variants (``delta``, ``pre_avg_frames``, ``post_avg_frames``;
-everything else as shipped) on one split of each dataset given, from the audio against the strokes
-table (mir_eval, ±25 ms): mean per-clip precision, recall and F, and the recall of grace notes on their
+everything else as ``DEFAULT_ONSETS``, the settings models are trained with) on one split of each
+dataset given, from the audio against the strokes table (mir_eval, ±25 ms): mean per-clip precision, recall and F, and the recall of grace notes on their
 own — a threshold that removes ring peaks must not remove the soft grace note of a flam or drag,
 which the classifier needs.
 
 Choose settings on a split of a timbre that training uses (e.g. the Black Pearl sampled kit) and
 only then look at a held-out kit: ``--choose-on`` names the dataset that picks the winner. The winner
-is the best F among the settings that lose at most ``--max-recall-loss`` of the shipped settings'
+is the best F among the settings that lose at most ``--max-recall-loss`` of the training settings'
 recall and grace-note recall there: the feature model's ``p_stroke`` head can reject a spurious
 detection, but nothing downstream recovers a stroke the detector missed, so F alone (which trades
 recall for precision one for one) would pick a detector that deafens the classifier to flams.
+This scores the detector alone. What the models make of the detections is measured end to end by
+``ship_default_model.py --onset-deltas``, which chooses the shipped threshold on validation accuracy.
 Each clip's audio is loaded once and every variant runs on it. Writes a markdown table (``--out``)
 and the raw figures as JSON beside it::
 
@@ -44,7 +46,7 @@ POST_AVG_FRAMES = (10, 30)
 
 
 def grid() -> list[OnsetConfig]:
-    """The shipped settings first, then every other combination of the swept values."""
+    """The training settings (``DEFAULT_ONSETS``) first, then every other combination of the swept values."""
     variants = [
         dataclasses.replace(DEFAULT_ONSETS, delta=d, pre_avg_frames=pre, post_avg_frames=post)
         for d, pre, post in itertools.product(DELTAS, PRE_AVG_FRAMES, POST_AVG_FRAMES)
@@ -108,14 +110,14 @@ def sweep(dataset: Path, split: str, configs: list[OnsetConfig], limit: int | No
 
 
 def choose(results: list[dict[str, Any]], max_recall_loss: float) -> int:
-    """Index of the best F among the settings within ``max_recall_loss`` of the shipped (first) row's
-    recall and grace recall; the shipped settings always qualify."""
-    shipped = results[0]
+    """Index of the best F among the settings within ``max_recall_loss`` of the training settings' (first
+    row) recall and grace recall; the training settings always qualify."""
+    default = results[0]
     eligible = [
         i
         for i, r in enumerate(results)
-        if r["recall"] >= shipped["recall"] - max_recall_loss
-        and not r["grace_recall"] < shipped["grace_recall"] - max_recall_loss
+        if r["recall"] >= default["recall"] - max_recall_loss
+        and not r["grace_recall"] < default["grace_recall"] - max_recall_loss
     ]
     return max(eligible, key=lambda i: results[i]["f_measure"])
 
@@ -127,8 +129,8 @@ def markdown(
     header = "| settings | " + " | ".join(f"{n}: P / R / F / grace R" for n in names) + " |"
     lines = [
         f"Onset detector settings, split `{split}` (mean per clip, ±25 ms; grace R: grace notes found, pooled).",
-        "First row: the shipped settings; **bold**: the best F on the dataset settings are chosen on among",
-        f"those losing at most {max_recall_loss:g} of the shipped recall and grace recall there.",
+        "First row: the training settings (`DEFAULT_ONSETS`); **bold**: the best F on the dataset settings are chosen on among",
+        f"those losing at most {max_recall_loss:g} of their recall and grace recall there.",
         "",
         header,
         "|---|" + "---|" * len(names),
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-recall-loss",
         type=float,
         default=0.01,
-        help="recall (and grace recall) the winner may lose against the shipped settings (default: 0.01)",
+        help="recall (and grace recall) the winner may lose against the training settings (default: 0.01)",
     )
     parser.add_argument(
         "--limit", type=int, default=None, help="at most N clips per dataset, spread over rudiments"

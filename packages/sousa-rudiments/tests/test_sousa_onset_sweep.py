@@ -39,13 +39,13 @@ def test_clip_scores_agree_with_mir_eval_and_count_grace_notes_by_hand():
     assert sweep.clip_scores(reference, grace, np.array([]))[:3] == (0.0, 0.0, 0.0)
 
 
-def test_the_grid_starts_with_the_shipped_settings_and_has_no_duplicates():
+def test_the_grid_starts_with_the_training_settings_and_has_no_duplicates():
     configs = _sweep_script().grid()
     assert configs[0] == DEFAULT_ONSETS
     assert len(configs) == len(set(configs)) == 20
 
 
-def test_the_sweep_reproduces_evaluate_onsets_for_the_shipped_settings_and_writes_its_table(
+def test_the_sweep_reproduces_evaluate_onsets_for_the_training_settings_and_writes_its_table(
     tiny_dataset, tmp_path
 ):
     sweep = _sweep_script()
@@ -54,10 +54,10 @@ def test_the_sweep_reproduces_evaluate_onsets_for_the_shipped_settings_and_write
         sweep.main([f"tiny={tiny_dataset}", "--split", "test", "--choose-on", "tiny", "--out", str(out)]) == 0
     )
     raw = json.loads(out.with_suffix(".json").read_text())
-    shipped = raw["results"]["tiny"][0]
+    default = raw["results"]["tiny"][0]
     reference = evaluate_onsets(tiny_dataset, "test", progress=False).overall["25ms"]["mean"]
-    assert shipped["settings"] == json.loads(json.dumps(DEFAULT_ONSETS.__dict__))
-    assert (shipped["precision"], shipped["recall"], shipped["f_measure"]) == pytest.approx(
+    assert default["settings"] == json.loads(json.dumps(DEFAULT_ONSETS.__dict__))
+    assert (default["precision"], default["recall"], default["f_measure"]) == pytest.approx(
         (reference["precision"], reference["recall"], reference["f_measure"])
     )
     assert raw["chosen"] == sweep.choose(raw["results"]["tiny"], 0.01)
@@ -68,15 +68,15 @@ def test_the_sweep_reproduces_evaluate_onsets_for_the_shipped_settings_and_write
     assert by_label["delta 0.2, avg 30/10"] <= by_label["delta 0.05, avg 30/10"]
 
 
-def test_the_winner_is_the_best_f_that_keeps_the_shipped_recall_and_grace_recall():
+def test_the_winner_is_the_best_f_that_keeps_the_training_settings_recall_and_grace_recall():
     choose = _sweep_script().choose
     row = lambda f, recall, grace: {"f_measure": f, "recall": recall, "grace_recall": grace}  # noqa: E731
-    shipped = row(0.73, 0.89, 0.72)
+    default = row(0.73, 0.89, 0.72)
     deaf_to_flams = row(0.83, 0.79, 0.54)  # best F, but a fifth of the strokes and most graces gone
     stricter = row(0.75, 0.885, 0.73)
-    assert choose([shipped, deaf_to_flams], 0.01) == 0
-    assert choose([shipped, deaf_to_flams, stricter], 0.01) == 2
-    assert choose([shipped, deaf_to_flams, stricter], 0.3) == 1
+    assert choose([default, deaf_to_flams], 0.01) == 0
+    assert choose([default, deaf_to_flams, stricter], 0.01) == 2
+    assert choose([default, deaf_to_flams, stricter], 0.3) == 1
 
 
 def test_choosing_on_a_dataset_that_was_not_given_is_a_usage_error(tmp_path, capsys):
