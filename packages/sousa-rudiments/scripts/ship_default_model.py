@@ -9,7 +9,7 @@ SoundFonts):
     uv run sousa train data/medium --out runs/default                    # recipes/default.yaml
     uv run python packages/sousa-rudiments/scripts/ship_default_model.py runs/default/pipeline \\
         --dataset data/medium --unseen data/unseen-kit --unseen-short data/unseen-kit-short --compare-limit 800 \\
-        --onset-deltas 0.07 0.085 0.1 0.12 --workers 2
+        --onset-deltas 0.1 --workers 2
 
 1. every mode the run has (two-stage, direct, ensemble, product) is scored from audio on the **validation**
    players, at each onset peak-picking threshold of ``--onset-deltas`` (default: only the run's own); the

@@ -517,8 +517,8 @@ def test_quickstart_runs_every_stage_and_reports_held_out_players(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("num_cycles", "tempo_bpm", "room", "top1_floor", "top5_floor"),
-    # measured 2026-12-07 (product mode): 57.5 % / 80.0 % on four-cycle takes, 87.5 % / 100 % at the
-    # automatic length
+    # measured 2026-12-07 (product mode, onset threshold 0.10): 57.5 % / 77.5 % on four-cycle takes,
+    # 92.5 % / 100 % at the automatic length
     [(4, 120, "clean_studio", 0.45, 0.75), (None, 90, "practice_room", 0.75, 0.9)],
     ids=["four-cycles-120bpm-dry", "automatic-length-90bpm-room"],
 )
