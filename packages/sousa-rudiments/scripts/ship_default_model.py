@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.onset_deltas is not None and not all(0 < d < 1 for d in args.onset_deltas):
         parser.error(
-            f"--onset-deltas must lie in (0, 1) (relative to the envelope's peak), got {args.onset_deltas}"
+            f"--onset-deltas must lie in (0, 1) (relative to the envelope's 99th percentile), got {args.onset_deltas}"
         )
     torch.set_num_threads(args.threads)
 
