@@ -51,7 +51,11 @@ DOCS = PACKAGE_ROOT / "docs" / "recognition"
 
 
 def model_card(
-    mode: str, onset_delta: float, metadata: dict, figures: dict[str, dict[str, dict[str, float]]]
+    mode: str,
+    onset_delta: float,
+    trained_delta: float,
+    metadata: dict,
+    figures: dict[str, dict[str, dict[str, float]]],
 ) -> str:
     training = metadata.get("training", {})
     datasets = training.get("datasets", [])
@@ -82,8 +86,7 @@ accent, grace, diddle, buzz). Shipped inside the `sousa-rudiments` wheel and loa
 `RudimentPipeline.from_pretrained()` / `sousa classify FILE` when no `--model` is given.
 
 **Decision mode: `{mode}`, onset threshold (`delta`) {onset_delta:g}**, both chosen on the validation
-players' top-1 accuracy (from audio); the models were trained on detections at the threshold of the
-recipe below.
+players' top-1 accuracy (from audio); the models were trained on detections at delta {trained_delta:g}.
 
 ## How it works
 
@@ -223,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="DELTA",
         help="onset peak-picking thresholds to choose from on validation, with the mode "
-        "(default: only the one the run was trained with)",
+        "(default: only the one in PIPELINE's config, which for a `sousa train` run is the one its models "
+        "were trained on; pass the trained run, not an already shipped model)",
     )
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads per evaluation")
     parser.add_argument(
@@ -321,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         direct_model=base.direct_model if chosen != "two_stage" else None,
         config=config,
         training=base.metadata.get("training", {}),
-        card=model_card(chosen, delta, base.metadata, figures),
+        card=model_card(chosen, delta, trained_delta, base.metadata, figures),
     )
     manifest = {
         "source": str(args.pipeline),

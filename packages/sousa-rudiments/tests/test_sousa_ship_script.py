@@ -89,6 +89,7 @@ def test_ship_script_ships_the_validation_winner_with_reports_and_manifest(tiny_
     assert (shipped.direct_model is None) == (winner == "two_stage")
     card = (target / "README.md").read_text()
     assert f"**Decision mode: `{winner}`, onset threshold (`delta`) {float(delta):g}**" in card
+    assert "trained on detections at delta 0.07." in card
     assert f"`{dataset.name}`" in card
     assert "the test split of the training dataset" in card and "other seeds" not in card  # one dataset
 
@@ -107,3 +108,20 @@ def test_ship_script_refuses_an_onset_threshold_outside_0_to_1(tiny_dataset, tmp
     with pytest.raises(SystemExit) as exit_info:
         _ship_script().main(argv)
     assert exit_info.value.code == 2 and "--onset-deltas must lie in (0, 1)" in capsys.readouterr().err
+
+
+def test_each_evaluation_detects_at_its_own_onset_threshold(tiny_dataset, tmp_path):
+    """The threshold a job names is the one its pipeline detects with: a stricter one finds fewer onsets."""
+    ship = _ship_script()
+    torch.manual_seed(0)
+    run = write_pipeline(
+        tmp_path / "run" / "pipeline",
+        feature_model=FeatureInferenceModel(),
+        classifier=OnsetTransformer(),
+        training={"datasets": [str(tiny_dataset)], "recipe": {"seed": 0}},
+    )
+    detected = {}
+    for delta in (0.07, 0.3):
+        job = ship.Job("two_stage", delta, tiny_dataset, "test", None)
+        detected[delta] = ship._evaluate(run, job, threads=1, progress=False).to_dict()["onsets"]["detected"]
+    assert 0 < detected[0.3] < detected[0.07]
