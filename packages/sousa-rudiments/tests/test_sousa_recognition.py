@@ -44,7 +44,12 @@ from sousa_rudiments.recognition.models import (
     FeatureInferenceModel,
     OnsetTransformer,
 )
-from sousa_rudiments.recognition.onsets import ANALYSIS_SAMPLE_RATE, OnsetConfig, detect_onsets
+from sousa_rudiments.recognition.onsets import (
+    ANALYSIS_SAMPLE_RATE,
+    DEFAULT_ONSETS,
+    OnsetConfig,
+    detect_onsets,
+)
 from sousa_rudiments.recognition.pipeline import (
     PipelineConfig,
     PipelineLoadError,
@@ -330,7 +335,9 @@ def test_cache_builds_resumes_and_refuses_other_settings(tiny_dataset, tmp_path)
     assert clip.inputs.shape[1] == len(ONSET_INPUTS) and clip.targets.shape == (len(clip.inputs), 12)
     assert clip.matched.mean() > 0.8  # most detections are strokes
     assert RUDIMENT_SLUGS[clip.label] in files[0].stem
-    with pytest.raises(FeatureCacheError, match="another dataset or onset settings"):
+    with pytest.raises(
+        FeatureCacheError, match=r"other onset settings \(delta 0.07 in the cache, 0.3 wanted\)"
+    ):
         build_feature_cache(tiny_dataset, cache, config=OnsetConfig(delta=0.3), progress=False)
 
 
@@ -352,6 +359,10 @@ def test_cache_identity_ignores_the_preset_description_but_not_the_seed(tiny_dat
     (cache / "cache_config.json").write_text(json.dumps(stored))
     build_feature_cache(dataset, cache, progress=False)
     assert {f: os.stat(f).st_mtime_ns for f in cache.glob("*.npz")} == stamps
+    stored["cache_version"] = 0  # features of an older analysis are not mixed in either
+    (cache / "cache_config.json").write_text(json.dumps(stored))
+    with pytest.raises(FeatureCacheError, match=r"built by cache version 0 \(this is 1\)"):
+        build_feature_cache(dataset, cache, progress=False)
     metadata["seed"] = 1
     metadata_file.write_text(json.dumps(metadata))
     with pytest.raises(FeatureCacheError, match="another dataset"):
@@ -421,6 +432,41 @@ def test_recipe_yaml_rejects_unknown_keys(tmp_path):
     path.write_text("seeds: 3\n")
     with pytest.raises(ValueError, match="unknown recipe keys"):
         RecipeConfig.from_yaml(path)
+
+
+def test_recipe_onset_settings_override_the_defaults_and_reject_unknown_ones(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("onsets: {delta: 0.1}\n")
+    assert RecipeConfig.from_yaml(path).onsets == OnsetConfig(delta=0.1)
+    assert RecipeConfig.from_yaml(recipe_path("default")).onsets == DEFAULT_ONSETS
+    path.write_text("onsets: {threshold: 0.1}\n")
+    with pytest.raises(ValueError, match=r"unknown onset settings \['threshold'\]"):
+        RecipeConfig.from_yaml(path)
+
+
+def test_a_recipe_trains_and_detects_at_its_onset_threshold_and_refuses_a_cache_detected_at_another(
+    tiny_dataset, tmp_path
+):
+    """Features detected at another threshold than the pipeline detects with would not be what the
+    models get at inference."""
+    stage = StageConfig(max_epochs=1, batch_size=8)
+    strict = dataclasses.replace(DEFAULT_ONSETS, delta=0.1)
+    config = RecipeConfig(threads=1, feature_model=stage, classifier=stage, train_direct=False, onsets=strict)
+    default_cache = build_feature_cache(tiny_dataset, tmp_path / "cache-default", progress=False)
+    with pytest.raises(FeatureCacheError, match=r"delta 0\.07 in the cache, 0\.1 wanted"):
+        train_recognizer(tiny_dataset, default_cache, tmp_path / "refused", config, progress=False)
+    assert not (tmp_path / "refused").exists()  # refused before anything was written
+    strict_cache = tmp_path / "cache-strict"  # not built yet: training builds it with the recipe's settings
+    result = train_recognizer(tiny_dataset, strict_cache, tmp_path / "run", config, progress=False)
+    assert json.loads((strict_cache / "cache_config.json").read_text())["onsets"]["delta"] == 0.1
+    detections = {
+        name: sum(len(load_cached_clip(cache, f.stem).times) for f in sorted(cache.glob("*.npz")))
+        for name, cache in (("default", default_cache), ("strict", strict_cache))
+    }
+    assert detections["strict"] < detections["default"]  # a higher threshold keeps fewer peaks
+    pipeline = RudimentPipeline.from_pretrained(result.output_dir)
+    assert pipeline.config.onsets == strict
+    assert pipeline.metadata["training"]["recipe"]["onsets"]["delta"] == 0.1
 
 
 # ------------------------------------------------------------------ pipeline files

@@ -365,7 +365,11 @@ def test_train_refuses_two_datasets_with_the_same_folder_name(tiny_dataset, tmp_
 
 @pytest.mark.parametrize(
     ("recipe_text", "message"),
-    [("epochs: 3\n", "unknown recipe keys ['epochs']"), ("seed: [unclosed\n", "not a valid recipe")],
+    [
+        ("epochs: 3\n", "unknown recipe keys ['epochs']"),
+        ("seed: [unclosed\n", "not a valid recipe"),
+        ("onsets: {threshold: 0.1}\n", "unknown onset settings ['threshold']"),
+    ],
 )
 def test_train_with_a_bad_recipe_is_one_line_exit_2(recipe_text, message, tmp_path, capsys):
     recipe = tmp_path / "bad.yaml"
@@ -377,6 +381,23 @@ def test_train_with_a_bad_recipe_is_one_line_exit_2(recipe_text, message, tmp_pa
     err = capsys.readouterr().err
     assert err.startswith("sousa train: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_train_refuses_a_cache_detected_at_another_onset_threshold_than_its_recipe(
+    tiny_dataset, tmp_path, capsys
+):
+    from sousa_rudiments.recognition.cache import build_feature_cache
+
+    out = tmp_path / "o"
+    build_feature_cache(tiny_dataset, out / "cache" / tiny_dataset.name, progress=False)  # at 0.07
+    recipe = tmp_path / "strict.yaml"
+    recipe.write_text(MINIMAL_RECIPE + "onsets: {delta: 0.1}\n")
+    argv = ["train", str(tiny_dataset), "--out", str(out), "--recipe", str(recipe), "--no-progress"]
+    assert main(argv) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("sousa train: error: ") and err.count("\n") == 1
+    assert "other onset settings (delta 0.07 in the cache, 0.1 wanted); use a new --cache directory" in err
+    assert not (out / "runs").exists()
 
 
 def test_train_on_a_directory_without_a_dataset_is_one_line_exit_2(tmp_path, capsys):

@@ -150,14 +150,16 @@ training, so its figures are what a new drummer can expect.
 Exit codes: 0 done; 2 bad input (model not loadable, not a SOUSA dataset with audio, unknown split).
 """
 _TRAIN_EPILOG = """\
-Steps: analyse every clip into the feature cache (--cache; resumable: existing files are kept),
-then train the stroke-feature model, the rudiment classifier and (if the recipe says so) the
-direct audio model, each from its last checkpoint if one exists. Rerunning the same command after
-an interruption resumes. The pipeline lands in OUT/pipeline: pass it to `sousa classify --model` or
-`sousa evaluate`; OUT/runs keeps checkpoints and CSV logs, OUT/training.json the validation figures.
+Steps: analyse every clip into the feature cache (--cache; resumable: existing files are kept)
+with the recipe's onset settings (`onsets:`, e.g. `onsets: {delta: 0.1}`; the pipeline detects with
+them too, and a cache detected with other settings is refused), then train the stroke-feature
+model, the rudiment classifier and (if the recipe says so) the direct audio model, each from its
+last checkpoint if one exists. Rerunning the same command after an interruption resumes. The
+pipeline lands in OUT/pipeline: pass it to `sousa classify --model` or `sousa evaluate`; OUT/runs
+keeps checkpoints and CSV logs, OUT/training.json the validation figures.
 
-Exit codes: 0 trained; 2 bad input (not a SOUSA dataset with audio, a cache of another dataset,
-an invalid recipe); 130 interrupted (rerun to resume).
+Exit codes: 0 trained; 2 bad input (not a SOUSA dataset with audio, a cache of another dataset
+or onset settings, an invalid recipe); 130 interrupted (rerun to resume).
 """
 _QUICKSTART_EPILOG = """\
 Generates the `small` dataset with audio, analyses it, trains with the quickstart recipe,
@@ -635,7 +637,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _quiet_trainer()
     for dataset, cache in zip(args.dataset, caches, strict=True):
         try:
-            build_feature_cache(dataset, cache, workers=args.workers, progress=progress)
+            build_feature_cache(dataset, cache, config=config.onsets, workers=args.workers, progress=progress)
         except FeatureCacheError as exc:
             raise _BadInput(str(exc)) from exc
         print(f"{dataset}: features cached in {cache}", flush=True)

@@ -80,6 +80,39 @@ def _without_description(identity: dict[str, Any]) -> dict[str, Any]:
     return {**identity, "dataset": {**identity["dataset"], "preset": preset}}
 
 
+def require_cache_settings(dataset_dir: str | Path, cache_dir: str | Path, config: OnsetConfig) -> None:
+    """Refuse a cache that was not built from ``dataset_dir`` with onset settings ``config``.
+
+    Raises:
+        FeatureCacheError: no cache there, or one of another dataset or other onset settings (features
+            detected at another threshold would not match what the trained pipeline detects).
+    """
+    config_path = Path(cache_dir) / CONFIG_FILE
+    if not config_path.is_file():
+        raise FeatureCacheError(f"{cache_dir} is not a feature cache (no {CONFIG_FILE})")
+    existing = _without_description(json.loads(config_path.read_text()))
+    wanted = _identity(Path(dataset_dir), config)
+    if existing == wanted:
+        return
+    built = existing.get("onsets")
+    if existing.get("dataset") != wanted["dataset"]:
+        detail = "it holds features of another dataset"
+    elif isinstance(built, dict) and built != wanted["onsets"]:
+        detail = f"it was detected with other onset settings ({_onset_difference(built, config)})"
+    else:
+        detail = f"it was built by cache version {existing.get('cache_version')} (this is {CACHE_VERSION})"
+    raise FeatureCacheError(f"{cache_dir}: {detail}; use a new --cache directory")
+
+
+def _onset_difference(built: dict[str, Any], wanted: OnsetConfig) -> str:
+    """``delta 0.07 in the cache, 0.1 wanted``: the settings that differ."""
+    return "; ".join(
+        f"{name} {built.get(name)!r} in the cache, {value!r} wanted"
+        for name, value in dataclasses.asdict(wanted).items()
+        if built.get(name) != value
+    )
+
+
 def _atomic_savez(path: Path, **arrays: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
     os.close(fd)
@@ -131,17 +164,12 @@ def build_feature_cache(
     samples = pd.read_parquet(samples_path)
     if samples["audio_path"].isna().all():
         raise FileNotFoundError(f"{dataset_dir} has no audio: generate it with --with-audio")
-    identity = _identity(dataset_dir, config)
     cache_dir.mkdir(parents=True, exist_ok=True)
     config_path = cache_dir / CONFIG_FILE
     if config_path.is_file():
-        existing = _without_description(json.loads(config_path.read_text()))
-        if existing != identity:
-            raise FeatureCacheError(
-                f"{cache_dir} holds features of another dataset or onset settings; use a new --cache directory"
-            )
+        require_cache_settings(dataset_dir, cache_dir, config)
     else:
-        config_path.write_text(json.dumps(identity, indent=2, sort_keys=True))
+        config_path.write_text(json.dumps(_identity(dataset_dir, config), indent=2, sort_keys=True))
     if sample_ids is not None:
         wanted = set(sample_ids)
         samples = samples[samples["sample_id"].isin(wanted)]

@@ -72,10 +72,12 @@ def run_quickstart(config: QuickstartConfig = QuickstartConfig()) -> QuickstartR
     )
     stage("generate")
     start = time.perf_counter()
-    build_feature_cache(dataset_dir, cache_dir, workers=config.workers, progress=config.progress)
+    recipe = RecipeConfig.from_yaml(recipe_path(config.recipe))
+    build_feature_cache(
+        dataset_dir, cache_dir, config=recipe.onsets, workers=config.workers, progress=config.progress
+    )
     stage("analyse")
     start = time.perf_counter()
-    recipe = RecipeConfig.from_yaml(recipe_path(config.recipe))
     training = train_recognizer(dataset_dir, cache_dir, model_dir, recipe, progress=config.progress)
     stage("train")
 

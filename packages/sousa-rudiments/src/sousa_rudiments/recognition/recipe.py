@@ -21,7 +21,9 @@ import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
+from sousa_rudiments.recognition.cache import INDEX_FILE, build_feature_cache, require_cache_settings
 from sousa_rudiments.recognition.data import RudimentDataModule
+from sousa_rudiments.recognition.onsets import DEFAULT_ONSETS, OnsetConfig
 from sousa_rudiments.recognition.training import DirectAudioModule, FeatureModelModule, OnsetClassifierModule
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -68,17 +70,26 @@ class RecipeConfig:
     crops_as_recordings: bool = False
     """Recompute a training window's clip-relative inputs over the window (a short recording's view)."""
     crop_frames: int = 512
+    onsets: OnsetConfig = DEFAULT_ONSETS
+    """Onset detection of the training features, written into the pipeline so inference detects alike
+    (YAML: only the settings that differ from ``DEFAULT_ONSETS``, e.g. ``onsets: {delta: 0.1}``)."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RecipeConfig:
         data: dict[str, Any] = yaml.safe_load(Path(path).read_text()) or {}
-        stages = {
+        nested: dict[str, Any] = {
             k: StageConfig(**data.pop(k)) for k in ("feature_model", "classifier", "direct") if k in data
         }
+        if "onsets" in data:
+            onsets = data.pop("onsets")
+            unknown_onsets = set(onsets) - {f.name for f in dataclasses.fields(OnsetConfig)}
+            if unknown_onsets:
+                raise ValueError(f"{path}: unknown onset settings {sorted(unknown_onsets)}")
+            nested["onsets"] = dataclasses.replace(DEFAULT_ONSETS, **onsets)
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
-        return cls(**data, **stages)
+        return cls(**data, **nested)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -154,11 +165,14 @@ def train_recognizer(
     """Train the feature model, the classifier and (``train_direct``) the direct model; write a pipeline.
 
     Several datasets (other seeds: other players) with one cache each are pooled split by split.
+    Each finished cache must hold features detected with ``config.onsets`` (else
+    :class:`~sousa_rudiments.recognition.cache.FeatureCacheError`); one not built yet is built here
+    (one process) with them; the pipeline detects with them too.
     ``output_dir/pipeline`` is a :class:`~sousa_rudiments.recognition.pipeline.RudimentPipeline`
     directory; ``output_dir/runs`` keeps checkpoints and CSV logs, so an interrupted run resumes
     from each stage's latest epoch, and stages that finished (``runs/<stage>/done.json``) are not refit.
     """
-    from sousa_rudiments.recognition.pipeline import write_pipeline
+    from sousa_rudiments.recognition.pipeline import PipelineConfig, write_pipeline
 
     output_dir = Path(output_dir)
     torch.set_num_threads(config.threads)
@@ -167,6 +181,11 @@ def train_recognizer(
     runs = output_dir / "runs"
     datasets = [str(dataset_dir)] if isinstance(dataset_dir, str | Path) else [str(d) for d in dataset_dir]
     caches = [str(cache_dir)] if isinstance(cache_dir, str | Path) else [str(c) for c in cache_dir]
+    for dataset, cache in zip(datasets, caches, strict=True):
+        if (Path(cache) / INDEX_FILE).is_file():
+            require_cache_settings(dataset, cache, config.onsets)
+        else:  # never built, or interrupted: (re)build it with the recipe's onset settings
+            build_feature_cache(dataset, cache, config=config.onsets, progress=progress)
     onsets = RudimentDataModule(
         datasets,
         caches,
@@ -251,6 +270,7 @@ def train_recognizer(
         feature_model=feature.model,
         classifier=classifier.model,
         direct_model=direct,
+        config=PipelineConfig(onsets=config.onsets),
         training={
             "recipe": config.to_dict(),
             "datasets": datasets,
