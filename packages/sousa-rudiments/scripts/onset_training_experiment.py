@@ -18,6 +18,8 @@ every threshold of :data:`SCORE_DELTAS` on
         --report packages/sousa-rudiments/docs/recognition/onset-training-experiment.md
 
 Everything resumes: data, caches (one per training threshold), each arm's stages and the evaluations.
+``--train-deltas`` / ``--score-deltas`` add arms or thresholds to the same ``--out``; the report has every
+(trained at, detects at) scored there so far.
 """
 
 from __future__ import annotations
@@ -52,6 +54,33 @@ def arm_name(train_delta: float) -> str:
     return f"train-{train_delta:.2f}"
 
 
+def score_path(run: Path, score_set: str, score_delta: float) -> Path:
+    return run / f"{score_set.replace(' ', '-')}-at-{score_delta:.2f}.json"
+
+
+def onset_delta(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"an onset threshold lies in (0, 1) (relative to the envelope's 99th percentile), got {text}"
+        )
+    return value
+
+
+def collected_rows(out: Path) -> list[dict[str, object]]:
+    """Every (trained at, detects at) scored on all of :data:`SCORE_SETS` in ``out``, by any earlier run too."""
+    rows: list[dict[str, object]] = []
+    for run in sorted(out.glob("train-*")):
+        train_delta = float(run.name.removeprefix("train-"))
+        scored = sorted({float(p.stem.rsplit("-at-", 1)[1]) for p in run.glob("*-at-*.json")})
+        for score_delta in scored:
+            paths = {name: score_path(run, name, score_delta) for name in SCORE_SETS}
+            if all(path.is_file() for path in paths.values()):
+                row: dict[str, object] = {"train_delta": train_delta, "score_delta": score_delta}
+                rows.append(row | {name: json.loads(path.read_text()) for name, path in paths.items()})
+    return rows
+
+
 def scores_table(rows: list[dict[str, object]]) -> str:
     """Markdown: one row per (training threshold, detection threshold), top-1/top-3/not found per data set."""
     columns = " | ".join(f"{name}: clips | top-1 | top-3 | not found" for name in SCORE_SETS)
@@ -79,6 +108,22 @@ def main(argv: list[str] | None = None) -> int:
         help="recipe YAML both arms train with, their onset threshold aside (default: the shipped recipe)",
     )
     parser.add_argument(
+        "--train-deltas",
+        type=onset_delta,
+        nargs="+",
+        default=list(TRAIN_DELTAS),
+        metavar="DELTA",
+        help=f"onset thresholds to train at, one arm each (default: {' '.join(map(str, TRAIN_DELTAS))})",
+    )
+    parser.add_argument(
+        "--score-deltas",
+        type=onset_delta,
+        nargs="+",
+        default=list(SCORE_DELTAS),
+        metavar="DELTA",
+        help=f"onset thresholds to score every arm at (default: {' '.join(map(str, SCORE_DELTAS))})",
+    )
+    parser.add_argument(
         "--workers", type=positive_int, default=2, help="processes for data, caches, evaluations"
     )
     args = parser.parse_args(argv)
@@ -98,17 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     base = dataclasses.replace(RecipeConfig.from_yaml(args.recipe), train_direct=False)
     splits = {"test": ("test",), "validation": ("validation",), "all": ("train", "validation", "test")}
     data_of = {"held-out players": train_data, "unseen kit": unseen_data, "validation players": train_data}
-    rows: list[dict[str, object]] = []
-    for train_delta in TRAIN_DELTAS:
+    for train_delta in args.train_deltas:
         onsets = dataclasses.replace(DEFAULT_ONSETS, delta=train_delta)
         cache = args.out / "cache" / f"delta-{train_delta:.2f}"
         build_feature_cache(train_data, cache, config=onsets, workers=args.workers)
         run = args.out / arm_name(train_delta)
         result = train_recognizer(train_data, cache, run, dataclasses.replace(base, onsets=onsets))
-        for score_delta in SCORE_DELTAS:
-            row: dict[str, object] = {"train_delta": train_delta, "score_delta": score_delta}
+        for score_delta in args.score_deltas:
             for name, which in SCORE_SETS.items():
-                path = run / f"{name.replace(' ', '-')}-at-{score_delta:.2f}.json"
+                path = score_path(run, name, score_delta)
                 if not path.is_file():
                     jobs = [Job("two_stage", score_delta, data_of[name], s, None) for s in splits[which]]
                     reports = evaluate_jobs(result.output_dir, jobs, workers=args.workers, threads=1)
@@ -117,11 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                         pooled, split="+".join(splits[which]), dataset_dir=str(data_of[name])
                     )
                     path.write_text(json.dumps(report.headline(), indent=2) + "\n")
-                row[name] = json.loads(path.read_text())
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+                    print(path, json.dumps(report.headline()), flush=True)
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(scores_table(rows))
+    args.report.write_text(scores_table(collected_rows(args.out)))
     print(args.report)
     return 0
 

@@ -96,3 +96,23 @@ def test_each_arm_trains_on_detections_at_its_threshold_and_is_scored_at_every_t
     assert experiment.main(argv) == 0  # a rerun resumes: nothing is trained or scored again
     assert {p: os.stat(p).st_mtime_ns for p in scores} == stamps
     assert report.read_text().splitlines()[2:] == rows
+
+    # another arm and threshold in the same folder: the report keeps every row scored there
+    assert experiment.main([*argv, "--train-deltas", "0.14", "--score-deltas", "0.14"]) == 0
+    assert {p: os.stat(p).st_mtime_ns for p in scores} == stamps
+    added = report.read_text().splitlines()[2:]
+    assert added[: len(rows)] == rows and [r.split(" | ")[:2] for r in added[len(rows) :]] == [
+        ["| 0.14", "0.14"]
+    ]
+    strict = RudimentPipeline.from_pretrained(out / experiment.arm_name(0.14) / "pipeline")
+    assert strict.config.onsets.delta == 0.14
+
+
+def test_onset_thresholds_outside_0_to_1_are_refused(monkeypatch, tmp_path, capsys):
+    experiment = _experiment(monkeypatch)
+    argv = ["--out", str(tmp_path / "exp"), "--report", str(tmp_path / "t.md"), "--train-deltas", "1.5"]
+    with pytest.raises(SystemExit) as exit_info:
+        experiment.main(argv)
+    assert exit_info.value.code == 2
+    assert "an onset threshold lies in (0, 1)" in capsys.readouterr().err
+    assert not (tmp_path / "exp").exists()
