@@ -36,7 +36,6 @@ from short_take_experiment import SOUNDFONTS, TRAIN_DATA
 from sousa_rudiments.dataset.generate import GenerateConfig, generate
 from sousa_rudiments.recognition.cache import build_feature_cache
 from sousa_rudiments.recognition.evaluate import EvaluationReport
-from sousa_rudiments.recognition.onsets import DEFAULT_ONSETS
 from sousa_rudiments.recognition.recipe import RecipeConfig, recipe_path, train_recognizer
 from sousa_rudiments.render import resolve_soundfonts
 
@@ -144,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = {"test": ("test",), "validation": ("validation",), "all": ("train", "validation", "test")}
     data_of = {"held-out players": train_data, "unseen kit": unseen_data, "validation players": train_data}
     for train_delta in args.train_deltas:
-        onsets = dataclasses.replace(DEFAULT_ONSETS, delta=train_delta)
+        onsets = dataclasses.replace(base.onsets, delta=train_delta)  # the recipe's detector, this threshold
         cache = args.out / "cache" / f"delta-{train_delta:.2f}"
         build_feature_cache(train_data, cache, config=onsets, workers=args.workers)
         run = args.out / arm_name(train_delta)

@@ -33,6 +33,7 @@ min_crop_onsets: 8
 feature_model: {max_epochs: 1, batch_size: 8, lr: 0.003, patience: 1}
 classifier: {max_epochs: 1, batch_size: 8, lr: 0.002, patience: 1}
 train_direct: false
+onsets: {pre_avg_frames: 90}
 """
 
 
@@ -68,10 +69,15 @@ def test_each_arm_trains_on_detections_at_its_threshold_and_is_scored_at_every_t
     detections = {}
     for delta in experiment.TRAIN_DELTAS:
         cache = out / "cache" / f"delta-{delta:.2f}"
-        assert json.loads((cache / "cache_config.json").read_text())["onsets"]["delta"] == delta
+        built = json.loads((cache / "cache_config.json").read_text())["onsets"]
+        assert (built["delta"], built["pre_avg_frames"]) == (
+            delta,
+            90,
+        )  # the recipe's detector, the arm's threshold
         detections[delta] = sum(len(load_cached_clip(cache, f.stem).times) for f in cache.glob("*.npz"))
         pipeline = RudimentPipeline.from_pretrained(out / experiment.arm_name(delta) / "pipeline")
         assert pipeline.config.onsets.delta == delta and pipeline.direct_model is None
+        assert pipeline.config.onsets.pre_avg_frames == 90
     assert detections[0.10] < detections[0.07]  # the arms really saw different detections
 
     test_clips = len(load_split(out / "data" / "train", "test")[0])
